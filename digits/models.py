@@ -1,0 +1,49 @@
+import numpy as np
+from django.conf import settings
+from django.db import models
+
+
+class Sample(models.Model):
+    class LabelSource(models.TextChoices):
+        CONFIRMED = "confirmed", "Confirmed prediction"
+        CORRECTED = "corrected", "Corrected prediction"
+        PROMPTED = "prompted", "Drawn on request"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    image = models.FileField(upload_to="samples/%Y/%m/%d/", max_length=255)  # the drawing as sent
+    image_sha256 = models.CharField(max_length=64)
+    pixels = models.BinaryField()  # 784 bytes: the 28x28 uint8 input the model saw
+    label = models.PositiveSmallIntegerField()
+    label_source = models.CharField(max_length=16, choices=LabelSource.choices)
+    predicted = models.PositiveSmallIntegerField(null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    probabilities = models.JSONField(default=list, blank=True)
+    model_version = models.ForeignKey(
+        "models.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="samples"
+    )
+    client_id = models.CharField(max_length=64, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A double click or a retry of the same drawing is one sample.
+            models.UniqueConstraint(fields=["client_id", "image_sha256"], name="one_sample_per_drawing_and_client"),
+            models.CheckConstraint(condition=models.Q(label__lte=9), name="sample_label_is_a_digit"),
+        ]
+
+    def __str__(self) -> str:
+        return f"sample {self.id} ({self.label}, {self.status})"
+
+    @property
+    def array(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.pixels), dtype=np.uint8).reshape(28, 28)

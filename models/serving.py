@@ -1,0 +1,185 @@
+"""The served model: loaded lazily once per process, swapped without restart.
+
+A process asks the database which version is active at most once every
+MODEL_POLL_SECONDS (never once per request).  When it changes, the new
+version is loaded, verified (sha256) and warmed in a background thread beside
+the old one, then swapped in with one reference assignment: a request holds
+the ServedModel it started with, so it finishes on that model.  A corrupt or
+missing artifact is refused with a log line and recorded on the version; the
+process keeps serving what it had.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from .inference import Predictor
+from .models import ModelVersion
+
+log = logging.getLogger(__name__)
+
+
+class NoModelError(RuntimeError):
+    """No version is active, or none could be loaded."""
+
+
+class ArtifactError(RuntimeError):
+    """An artifact is missing or does not match its recorded sha256."""
+
+
+@dataclass
+class ServedModel:
+    version_id: int
+    version: int
+    sha256: str
+    architecture: list
+    predictor: Predictor
+    loaded_at: float = field(default_factory=time.time)
+
+
+def configure_tensorflow() -> None:
+    """One-sample inference gains nothing from many threads; web processes
+    run several workers on few cores, so keep each one to a small pool."""
+    import tensorflow as tf
+
+    threads = int(os.environ.get("TF_NUM_THREADS", "1"))
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass  # already initialised in this process
+
+
+def load_version(version: ModelVersion) -> ServedModel:
+    """Read, verify and warm one version's artifact."""
+    import keras
+
+    try:
+        with version.artifact.open("rb") as fh:
+            blob = fh.read()
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"artifact of {version} cannot be read: {exc}") from exc
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != version.sha256:
+        raise ArtifactError(f"artifact of {version} has sha256 {digest[:12]}, registry says {version.sha256[:12]}")
+    with tempfile.NamedTemporaryFile(suffix=".keras") as tmp:
+        tmp.write(blob)
+        tmp.flush()
+        try:
+            model = keras.models.load_model(tmp.name, compile=False)
+        except Exception as exc:  # keras raises many kinds for a bad zip
+            raise ArtifactError(f"artifact of {version} does not load: {exc}") from exc
+    predictor = Predictor(model)
+    predictor.warm_up()
+    return ServedModel(version.pk, version.version, version.sha256, version.architecture, predictor)
+
+
+class ModelServer:
+    """Holds the current ServedModel of this process and keeps it fresh."""
+
+    def __init__(self, poll_seconds: float | None = None):
+        self.poll_seconds = settings.MODEL_POLL_SECONDS if poll_seconds is None else poll_seconds
+        self._current: ServedModel | None = None
+        self._lock = threading.Lock()
+        self._next_check = 0.0
+        self._loading: int | None = None
+        self._failed: dict[int, str] = {}  # version id -> sha256 that failed to load
+        self._tf_ready = False
+
+    # --- reading -----------------------------------------------------------
+    def get(self) -> ServedModel:
+        """The model to use for this request (load on first use)."""
+        now = time.monotonic()
+        if now >= self._next_check:
+            self._next_check = now + self.poll_seconds
+            self._refresh(block=self._current is None)
+        current = self._current
+        if current is None:
+            raise NoModelError("No model version is being served yet.")
+        return current
+
+    @property
+    def current(self) -> ServedModel | None:
+        return self._current
+
+    # --- refreshing ----------------------------------------------------------
+    def _refresh(self, *, block: bool) -> None:
+        from .selectors import active_model_version_get
+
+        try:
+            active = active_model_version_get()
+        except Exception:  # database down: keep serving what we have
+            log.warning("Cannot read the active model version; serving %s", self._current and self._current.version)
+            if block:
+                raise
+            return
+        if active is None or (self._current and self._current.version_id == active.pk):
+            return
+        if self._failed.get(active.pk) == active.sha256:
+            return  # already refused this artifact; do not retry every poll
+        if block:
+            self._load(active)
+            return
+        with self._lock:
+            if self._loading == active.pk:
+                return
+            self._loading = active.pk
+        threading.Thread(target=self._load, args=(active,), name=f"load-v{active.version}", daemon=True).start()
+
+    def _load(self, version: ModelVersion) -> None:
+        from .registry import model_version_mark_load_error
+
+        try:
+            if not self._tf_ready:
+                configure_tensorflow()
+                self._tf_ready = True
+            served = load_version(version)
+        except ArtifactError as exc:
+            self._failed[version.pk] = version.sha256
+            serving = self._current.version if self._current else None
+            log.error("Refusing model %s: %s; still serving %s", version, exc, serving and f"v{serving}")
+            try:
+                model_version_mark_load_error(version_id=version.pk, error=str(exc))
+            except Exception:
+                log.exception("Could not record the load error of %s", version)
+            return
+        finally:
+            with self._lock:
+                if self._loading == version.pk:
+                    self._loading = None
+        previous = self._current
+        self._current = served  # one reference assignment: atomic for readers
+        log.info("Serving model v%s (was %s)", served.version, previous and f"v{previous.version}")
+
+    def wait_for(self, version_id: int, timeout: float = 30.0) -> ServedModel:
+        """Block until this process serves ``version_id`` (tests, warm-up)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._next_check = 0.0
+            served = self.get()
+            if served.version_id == version_id:
+                return served
+            time.sleep(0.05)
+        raise TimeoutError(f"version id {version_id} not served after {timeout}s")
+
+
+_server: ModelServer | None = None
+_server_lock = threading.Lock()
+
+
+def model_server() -> ModelServer:
+    """The process-wide ModelServer, created on first use (never at import)."""
+    global _server
+    if _server is None:
+        with _server_lock:
+            if _server is None:
+                _server = ModelServer()
+    return _server

@@ -1,0 +1,48 @@
+from django.db import models
+
+
+class TrainingRun(models.Model):
+    class Kind(models.TextChoices):
+        BASELINE = "baseline", "Baseline"
+        FINE_TUNE = "fine_tune", "Fine-tune"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        THRESHOLD = "threshold", "Threshold"
+        MANUAL = "manual", "Manual"
+        COMMAND = "command", "Command"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.FINE_TUNE)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    epoch = models.PositiveIntegerField(default=0)
+    epochs = models.PositiveIntegerField(default=0)
+    # [{"epoch": 1, "loss": ..., "accuracy": ...}, ...]
+    history = models.JSONField(default=list)
+    parent = models.ForeignKey(
+        "models.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    result = models.ForeignKey(
+        "models.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data_summary = models.JSONField(default=dict)
+    params = models.JSONField(default=dict)
+    message = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"run {self.id} ({self.kind}, {self.status})"
