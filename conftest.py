@@ -2,6 +2,7 @@
 a tiny real CNN trained once per session on a slice of MNIST, and artifact and
 media storage in a temporary folder per test."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,46 @@ def active_version(register_version):
 
     version = register_version()
     return model_version_activate(version=version, by="test fixture")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_model_server():
+    """Each test starts with no model loaded in this process (the database
+    is emptied between tests, so a cached version would be stale)."""
+    import models.serving
+
+    models.serving._server = None
+    yield
+    models.serving._server = None
+
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium driven by Playwright (no downloaded browser)."""
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop in this thread
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()

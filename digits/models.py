@@ -47,3 +47,29 @@ class Sample(models.Model):
     @property
     def array(self) -> np.ndarray:
         return np.frombuffer(bytes(self.pixels), dtype=np.uint8).reshape(28, 28)
+
+
+class SampleReview(models.Model):
+    """One staff decision on a sample: who, when, and what it changed (so a
+    decision can be undone and the history audited)."""
+
+    class Action(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        REJECT = "reject", "Reject"
+        RELABEL = "relabel", "Relabel and approve"
+        UNDO = "undo", "Undo"
+
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(auto_now_add=True)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    from_status = models.CharField(max_length=16, choices=Sample.Status.choices)
+    to_status = models.CharField(max_length=16, choices=Sample.Status.choices)
+    from_label = models.PositiveSmallIntegerField()
+    to_label = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} sample {self.sample_id}"
