@@ -6,8 +6,16 @@ from .registry import model_version_activate
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "status", "mnist_accuracy", "heldout_accuracy", "parent", "created_at", "activated_at",
-                    "load_error_flag")
+    list_display = (
+        "__str__",
+        "status",
+        "mnist_accuracy",
+        "heldout_accuracy",
+        "parent",
+        "created_at",
+        "activated_at",
+        "load_error_flag",
+    )
     list_filter = ("status",)
     readonly_fields = [f.name for f in ModelVersion._meta.fields]
     actions = ["activate"]

@@ -48,7 +48,9 @@ def verify(data: Mnist) -> None:
     ):
         n = sum(counts)
         if x.shape != (n, 28, 28) or x.dtype != np.uint8:
-            raise MnistError(f"MNIST {name} images have shape {x.shape} {x.dtype}, expected ({n}, 28, 28) uint8. {FIX_HINT}")
+            raise MnistError(
+                f"MNIST {name} images have shape {x.shape} {x.dtype}, expected ({n}, 28, 28) uint8. {FIX_HINT}"
+            )
         if y.shape != (n,):
             raise MnistError(f"MNIST {name} labels have shape {y.shape}, expected ({n},). {FIX_HINT}")
         found = tuple(int(c) for c in np.bincount(y.astype(np.int64), minlength=10)[:10])

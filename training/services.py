@@ -33,8 +33,14 @@ def training_run_fail(*, run_id: int, error: str) -> None:
     )
 
 
-def baseline_train(*, config: TrainConfig, trigger: str = TrainingRun.Trigger.COMMAND, on_epoch=None,
-                   verbose: int = 2, activate_if_none: bool = True) -> TrainingRun:
+def baseline_train(
+    *,
+    config: TrainConfig,
+    trigger: str = TrainingRun.Trigger.COMMAND,
+    on_epoch=None,
+    verbose: int = 2,
+    activate_if_none: bool = True,
+) -> TrainingRun:
     """Train a baseline CNN on MNIST, register it, and activate it when no
     version is active yet."""
     from .datasets import load_mnist

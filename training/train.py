@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -47,8 +47,15 @@ def code_revision() -> str:
         return "unknown"
 
 
-def make_dataset(x: np.ndarray, y: np.ndarray, *, batch_size: int, seed: int, augment: AugmentConfig | None,
-                 weights: np.ndarray | None = None):
+def make_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    batch_size: int,
+    seed: int,
+    augment: AugmentConfig | None,
+    weights: np.ndarray | None = None,
+):
     """A shuffled, batched, augmented tf.data pipeline of float images."""
     import tensorflow as tf
 

@@ -5,4 +5,4 @@ Each app adds its own router here; views stay thin and call services."""
 
 from ninja import NinjaAPI
 
-api = NinjaAPI(title="Digit Lab API", version="1", urls_namespace="api", csrf=True)
+api = NinjaAPI(title="Digit Lab API", version="1", urls_namespace="api")

@@ -9,7 +9,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-
 @app.task(name="webapp.ping")
 def ping(token: str) -> None:
     """A liveness probe: proves a worker takes tasks from the broker by

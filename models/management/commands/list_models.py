@@ -16,6 +16,6 @@ class Command(BaseCommand):
             mnist = f"{v.mnist_accuracy:.4f}" if v.mnist_accuracy is not None else "-"
             held = f"{v.heldout_accuracy:.4f}" if v.heldout_accuracy is not None else "-"
             parent = f"v{v.parent.version}" if v.parent else "-"
-            self.stdout.write(
-                f"{'v' + str(v.version):>8} {v.status:<10} {mnist:>9} {held:>8} {parent:>7}  {v.created_at:%Y-%m-%d %H:%M}"
-            )
+            name = f"v{v.version}"
+            created = f"{v.created_at:%Y-%m-%d %H:%M}"
+            self.stdout.write(f"{name:>8} {v.status:<10} {mnist:>9} {held:>8} {parent:>7}  {created}")
