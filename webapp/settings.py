@@ -161,6 +161,23 @@ if any(d not in range(10) for d in FOCUS_DIGITS):
 MODEL_POLL_SECONDS = env.float("MODEL_POLL_SECONDS", default=0.5)
 TRAIN_INCLUDE_PENDING = env.bool("TRAIN_INCLUDE_PENDING", default=False)
 
+# --- Security -------------------------------------------------------------
+# HTTPS=true when served behind TLS (a proxy terminating it sets
+# X-Forwarded-Proto): secure cookies, HSTS and the HTTP->HTTPS redirect.
+HTTPS = env.bool("HTTPS", default=False)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,0 +1,37 @@
+"""Production settings: `check --deploy` is clean, and a missing or weak
+secret key is refused."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "HTTPS")}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = _manage(
+        "check", "--deploy", "--fail-level", "WARNING", DEBUG="false", HTTPS="true", SECRET_KEY=secrets.token_urlsafe(60)
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = _manage("check", DEBUG="false")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_check_deploy_flags_a_weak_secret_key():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", DEBUG="false", HTTPS="true", SECRET_KEY="short")
+    assert result.returncode != 0
+    assert "security.W009" in result.stdout + result.stderr
