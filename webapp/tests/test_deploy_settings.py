@@ -19,7 +19,13 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 def test_check_deploy_is_clean_with_production_settings():
     result = _manage(
-        "check", "--deploy", "--fail-level", "WARNING", DEBUG="false", HTTPS="true", SECRET_KEY=secrets.token_urlsafe(60)
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="false",
+        HTTPS="true",
+        SECRET_KEY=secrets.token_urlsafe(60),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
