@@ -58,8 +58,8 @@ def configure_tensorflow() -> None:
         pass  # already initialised in this process
 
 
-def load_version(version: ModelVersion) -> ServedModel:
-    """Read, verify and warm one version's artifact."""
+def read_model(version: ModelVersion):
+    """The Keras model of one version, verified against its sha256."""
     import keras
 
     try:
@@ -77,7 +77,12 @@ def load_version(version: ModelVersion) -> ServedModel:
             model = keras.models.load_model(tmp.name, compile=False)
         except Exception as exc:  # keras raises many kinds for a bad zip
             raise ArtifactError(f"artifact of {version} does not load: {exc}") from exc
-    predictor = Predictor(model)
+    return model
+
+
+def load_version(version: ModelVersion) -> ServedModel:
+    """Read, verify and warm one version's artifact."""
+    predictor = Predictor(read_model(version))
     predictor.warm_up()
     return ServedModel(version.pk, version.version, version.sha256, version.architecture, predictor)
 

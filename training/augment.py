@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import tensorflow as tf
-
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -26,6 +24,10 @@ class AugmentConfig:
 
 def make_augmenter(config: AugmentConfig, seed: int):
     """A function (batch of float images in [0,1], NHWC) -> augmented batch."""
+    # Imported here, not at the top: the config is read by processes that
+    # fork (the Celery worker's parent, beat), which must never load TensorFlow.
+    import tensorflow as tf
+
     affine = tf.keras.Sequential(
         [
             tf.keras.layers.RandomRotation(config.rotation, fill_mode="constant", seed=seed),

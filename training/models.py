@@ -1,4 +1,5 @@
 from django.db import models
+from django.db.models import Q
 
 
 class TrainingRun(models.Model):
@@ -40,9 +41,33 @@ class TrainingRun(models.Model):
     params = models.JSONField(default=dict)
     message = models.TextField(blank=True)
     error = models.TextField(blank=True)
+    # Who or what asked for the run: a staff username, "beat", "threshold".
+    requested_by = models.CharField(max_length=150, blank=True)
+    # Drawings reviewed up to this moment were the data of this run; later
+    # approvals are what the next run has that this one did not.
+    data_until = models.DateTimeField(null=True, blank=True)
+
+    IN_FLIGHT = (Status.QUEUED, Status.RUNNING)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.SKIPPED)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # Single flight, held by the database: a second trigger cannot
+            # queue a fine-tuning while one is queued or running.
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=Q(kind="fine_tune", status__in=["queued", "running"]),
+                name="one_fine_tune_in_flight",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"run {self.id} ({self.kind}, {self.status})"
+
+    @property
+    def progress(self) -> float:
+        """Share of the epochs done, 0..1."""
+        if self.status == self.Status.SUCCEEDED:
+            return 1.0
+        return min(1.0, self.epoch / self.epochs) if self.epochs else 0.0

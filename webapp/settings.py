@@ -162,6 +162,29 @@ if any(d not in range(10) for d in FOCUS_DIGITS):
 MODEL_POLL_SECONDS = env.float("MODEL_POLL_SECONDS", default=0.5)
 TRAIN_INCLUDE_PENDING = env.bool("TRAIN_INCLUDE_PENDING", default=False)
 
+# --- Retraining (training/fine_tune.py, training/tasks.py) -----------------
+# When it runs is a django-celery-beat schedule staff edit in the admin
+# (nightly by default); these say how much data starts one and how it learns.
+RETRAIN_THRESHOLD = env.int("RETRAIN_THRESHOLD", default=100)  # newly approved drawings that start a run
+RETRAIN_HELDOUT_SHARE = env.float("RETRAIN_HELDOUT_SHARE", default=0.2)  # drawings kept for judging, by id
+RETRAIN_TIME_LIMIT = env.int("RETRAIN_TIME_LIMIT", default=1800)  # seconds; the task is killed after this
+FINE_TUNE_EPOCHS = env.int("FINE_TUNE_EPOCHS", default=3)
+FINE_TUNE_BATCH_SIZE = env.int("FINE_TUNE_BATCH_SIZE", default=128)
+FINE_TUNE_LEARNING_RATE = env.float("FINE_TUNE_LEARNING_RATE", default=3e-4)
+FINE_TUNE_REHEARSAL = env.int("FINE_TUNE_REHEARSAL", default=12000)  # MNIST training images mixed in
+FINE_TUNE_COLLECTED_SHARE = env.float("FINE_TUNE_COLLECTED_SHARE", default=0.3)  # drawings repeated up to this share
+FINE_TUNE_FOCUS_OVERSAMPLE = env.int("FINE_TUNE_FOCUS_OVERSAMPLE", default=2)  # focus digits seen this many times
+FINE_TUNE_TEST_LIMIT = env.int("FINE_TUNE_TEST_LIMIT", default=0)  # 0: the whole MNIST test set
+GATE_MNIST_TOLERANCE = env.float("GATE_MNIST_TOLERANCE", default=0.002)  # 0.2 points of MNIST test accuracy
+for _name in ("RETRAIN_HELDOUT_SHARE", "FINE_TUNE_COLLECTED_SHARE"):
+    if not 0 <= globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 0 and below 1")
+for _name in ("RETRAIN_THRESHOLD", "RETRAIN_TIME_LIMIT", "FINE_TUNE_EPOCHS", "FINE_TUNE_BATCH_SIZE"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1")
+if FINE_TUNE_REHEARSAL < 0 or FINE_TUNE_FOCUS_OVERSAMPLE < 1 or FINE_TUNE_TEST_LIMIT < 0:
+    raise ImproperlyConfigured("FINE_TUNE_REHEARSAL and FINE_TUNE_TEST_LIMIT must be >= 0, FOCUS_OVERSAMPLE >= 1")
+
 # --- Security -------------------------------------------------------------
 # HTTPS=true when served behind TLS (a proxy terminating it sets
 # X-Forwarded-Proto): secure cookies, HSTS and the HTTP->HTTPS redirect.

@@ -1,0 +1,149 @@
+"""Fine-tuning the active CNN on collected drawings without forgetting MNIST.
+
+Following the Keras transfer-learning guide: start from the active version's
+weights, recompile with a low learning rate, train a few epochs on the new
+data mixed with a rehearsal sample of the old (MNIST), with the focus digits
+oversampled and the baseline's augmentations.  Then measure the candidate and
+its parent on the same MNIST test images and the same held-out drawings.
+
+TensorFlow is imported inside the functions that need it: this module is
+read by processes that fork (the Celery worker's parent) and must not load it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+from django.conf import settings
+
+from .augment import AugmentConfig
+from .evaluation import classification_metrics
+from .train import EpochCallback
+
+log = logging.getLogger(__name__)
+
+SEED = 20240607
+
+
+@dataclass
+class FineTuneConfig:
+    epochs: int = 3
+    batch_size: int = 128
+    learning_rate: float = 3e-4
+    rehearsal: int = 12000  # MNIST training images mixed in
+    collected_share: float = 0.3  # drawings are repeated until they are at least this share of the data
+    focus_oversample: int = 2  # focus digits appear this many times
+    focus_digits: list[int] = field(default_factory=lambda: [7, 9])
+    test_limit: int = 0  # 0: the whole MNIST test set
+    seed: int = SEED
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    @classmethod
+    def from_settings(cls, **overrides) -> FineTuneConfig:
+        values = dict(
+            epochs=settings.FINE_TUNE_EPOCHS,
+            batch_size=settings.FINE_TUNE_BATCH_SIZE,
+            learning_rate=settings.FINE_TUNE_LEARNING_RATE,
+            rehearsal=settings.FINE_TUNE_REHEARSAL,
+            collected_share=settings.FINE_TUNE_COLLECTED_SHARE,
+            focus_oversample=settings.FINE_TUNE_FOCUS_OVERSAMPLE,
+            focus_digits=list(settings.FOCUS_DIGITS),
+            test_limit=settings.FINE_TUNE_TEST_LIMIT,
+        )
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown fine-tuning settings: {', '.join(sorted(unknown))}")
+        if isinstance(overrides.get("augment"), dict):
+            overrides["augment"] = AugmentConfig(**overrides["augment"])
+        return cls(**{**values, **overrides})
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["augment"] = self.augment.as_dict()
+        return d
+
+
+@dataclass
+class TrainingSet:
+    x: np.ndarray  # (N, 28, 28) uint8, shuffled by the pipeline
+    y: np.ndarray  # (N,) uint8
+    summary: dict
+
+
+def per_digit(y: np.ndarray) -> list[int]:
+    return np.bincount(np.asarray(y, np.int64), minlength=10)[:10].tolist()
+
+
+def _oversample(x: np.ndarray, y: np.ndarray, digits: list[int], times: int) -> tuple[np.ndarray, np.ndarray]:
+    if times <= 1 or not len(y):
+        return x, y
+    focus = np.isin(y, digits)
+    extra_x = np.repeat(x[focus], times - 1, axis=0)
+    extra_y = np.repeat(y[focus], times - 1, axis=0)
+    return np.concatenate([x, extra_x]), np.concatenate([y, extra_y])
+
+
+def build_training_set(
+    *, mnist_x: np.ndarray, mnist_y: np.ndarray, drawings_x: np.ndarray, drawings_y: np.ndarray, config: FineTuneConfig
+) -> TrainingSet:
+    """Rehearsal MNIST plus the drawings (repeated up to ``collected_share``),
+    focus digits of both oversampled.  The summary counts distinct images."""
+    rng = np.random.default_rng(config.seed)
+    pick = rng.choice(len(mnist_y), size=min(config.rehearsal, len(mnist_y)), replace=False)
+    rx, ry = mnist_x[pick], mnist_y[pick]
+    repeat = 1
+    if len(drawings_y) and config.collected_share > 0:
+        wanted = config.collected_share * len(ry) / (1 - config.collected_share)
+        repeat = max(1, math.ceil(wanted / len(drawings_y)))
+    dx, dy = np.repeat(drawings_x, repeat, axis=0), np.repeat(drawings_y, repeat, axis=0)
+    rx, ry = _oversample(rx, ry, config.focus_digits, config.focus_oversample)
+    dx, dy = _oversample(dx, dy, config.focus_digits, config.focus_oversample)
+    summary = {
+        "mnist_per_digit": per_digit(mnist_y[pick]),
+        "collected_per_digit": per_digit(drawings_y),
+        "collected_repeat": repeat,
+        "focus_digits": list(config.focus_digits),
+        "focus_oversample": config.focus_oversample,
+        "training_images": int(len(ry) + len(dy)),
+    }
+    return TrainingSet(np.concatenate([rx, dx]), np.concatenate([ry, dy]).astype(np.uint8), summary)
+
+
+def fine_tune(model, data: TrainingSet, config: FineTuneConfig, *, on_epoch: EpochCallback | None = None, verbose=0):
+    """Train ``model`` (the parent's weights, changed in place) and return it."""
+    import keras
+
+    from .train import ProgressCallback, make_dataset
+
+    keras.utils.set_random_seed(config.seed)
+    for layer in model.layers:
+        layer.trainable = True
+    # Recompile after changing ``trainable``, with a learning rate low enough
+    # to adjust the features the parent learnt rather than relearn them.
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    ds = make_dataset(data.x, data.y, batch_size=config.batch_size, seed=config.seed, augment=config.augment)
+    callbacks = [ProgressCallback(on_epoch, config.epochs)] if on_epoch else []
+    model.fit(ds, epochs=config.epochs, verbose=verbose, callbacks=callbacks)
+    return model
+
+
+def predict_digits(model, x: np.ndarray) -> np.ndarray:
+    if not len(x):
+        return np.zeros((0,), np.int64)
+    batch = x.astype(np.float32).reshape(-1, 28, 28, 1) / 255.0
+    return model.predict(batch, batch_size=1024, verbose=0).argmax(axis=1)
+
+
+def evaluate(model, *, mnist_x: np.ndarray, mnist_y: np.ndarray, heldout_x: np.ndarray, heldout_y: np.ndarray) -> dict:
+    """MNIST test and held-out drawings: accuracy, per digit, confusion, 7-vs-9."""
+    return {
+        **classification_metrics(mnist_y, predict_digits(model, mnist_x), "mnist"),
+        **classification_metrics(heldout_y, predict_digits(model, heldout_x), "heldout"),
+    }

@@ -1,0 +1,66 @@
+"""Celery tasks that retrain: thin, idempotent, taking ids.
+
+Nothing here imports TensorFlow at module level: this module is imported by
+the worker's parent process (which forks the pool) and by beat.  The heavy
+work is imported inside ``fine_tune_run``, so TensorFlow first loads in the
+pool child that runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.signals import worker_ready
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(
+    name="training.fine_tune_run",
+    bind=True,
+    acks_late=True,
+    max_retries=30,
+    # The soft limit raises inside the task (the run is marked failed); the
+    # hard one kills the pool child, and the next trigger reaps the run.
+    soft_time_limit=settings.RETRAIN_TIME_LIMIT,
+    time_limit=settings.RETRAIN_TIME_LIMIT + 60,
+)
+def fine_tune_run(self, run_id: int) -> None:
+    from .retraining import LockBusy, fine_tune_run_execute
+
+    try:
+        fine_tune_run_execute(run_id=run_id)
+    except LockBusy as exc:
+        raise self.retry(exc=exc, countdown=2) from exc
+
+
+@shared_task(name="training.retrain_scheduled", ignore_result=True)
+def retrain_scheduled() -> str:
+    """The nightly run (a django-celery-beat schedule staff can edit)."""
+    from .models import TrainingRun
+    from .retraining import retrain_request
+
+    return retrain_request(trigger=TrainingRun.Trigger.SCHEDULE, by="schedule").message
+
+
+@shared_task(name="training.retrain_check_threshold", ignore_result=True)
+def retrain_check_threshold() -> str:
+    from .retraining import retrain_if_threshold
+
+    return retrain_if_threshold().message
+
+
+@shared_task(name="training.reap_runs", ignore_result=True)
+def reap_runs() -> int:
+    from .retraining import training_runs_reap
+
+    return training_runs_reap()
+
+
+@worker_ready.connect
+def _reap_on_worker_start(sender=None, **kwargs) -> None:
+    """A worker that starts after one was killed marks the orphaned run failed
+    (through the broker, so the parent process touches no database)."""
+    reap_runs.delay()

@@ -1,0 +1,115 @@
+"""Retraining end to end through a real Celery worker, Redis and PostgreSQL,
+on a small slice of MNIST with one short epoch."""
+
+import pytest
+
+from models.models import ModelActivation, ModelVersion
+from training.locks import single_flight
+from training.models import TrainingRun
+from training.retraining import retrain_request
+from training.tasks import retrain_check_threshold
+
+from .conftest import wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def finished(run_id: int, timeout: float = 180) -> TrainingRun:
+    def done():
+        run = TrainingRun.objects.select_related("result", "parent").get(pk=run_id)
+        return run if run.status in TrainingRun.FINISHED else None
+
+    return wait_until(done, timeout=timeout, message=f"run {run_id} did not finish")
+
+
+def mnist_drawings(mnist, count: int, start: int = 50000):
+    """Real handwriting the tiny model has not trained on, as if collected."""
+    return mnist.x_train[start : start + count], mnist.y_train[start : start + count]
+
+
+def test_a_manual_run_fine_tunes_passes_the_gate_and_is_served(worker, served_version, make_drawings, mnist):
+    make_drawings(*mnist_drawings(mnist, 200))
+    request = retrain_request(trigger=TrainingRun.Trigger.MANUAL, by="alice")
+    assert request.run is not None and "queued" in request.message
+
+    run = finished(request.run.pk)
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert (run.trigger, run.requested_by, run.parent) == ("manual", "alice", served_version)
+    assert run.epoch == run.epochs == 1 and {"epoch", "loss", "accuracy"} <= set(run.history[0])
+    summary = run.data_summary
+    assert sum(summary["collected_per_digit"]) + sum(summary["heldout_per_digit"]) == 200
+    assert 20 <= sum(summary["heldout_per_digit"]) <= 60  # the 20% held out, by id
+    assert sum(summary["mnist_per_digit"]) == 2000
+
+    version = run.result
+    assert version.parent == served_version and version.training_run_id == run.pk
+    assert version.status == ModelVersion.Status.ACTIVE, version.status_reason
+    assert version.status_reason.startswith("Gate passed")
+    assert version.metrics["gate"]["passed"] and len(version.metrics["heldout_confusion"]) == 10
+    assert {"mnist_7_as_9", "heldout_9_as_7"} <= set(version.metrics)
+    assert version.params["learning_rate"] == 0.001 and version.params["parent"] == served_version.version
+    activation = ModelActivation.objects.get(version=version)
+    assert activation.by == f"training run {run.pk}" and activation.previous == served_version
+
+    # Nothing approved since: the next run is recorded as skipped, not trained.
+    again = finished(retrain_request(trigger=TrainingRun.Trigger.MANUAL, by="alice").run.pk)
+    assert again.status == TrainingRun.Status.SKIPPED and "Nothing new" in again.message
+    assert ModelVersion.objects.count() == 2
+
+
+def test_a_run_with_no_drawings_is_skipped(worker, served_version):
+    run = finished(retrain_request(trigger=TrainingRun.Trigger.MANUAL).run.pk)
+    assert run.status == TrainingRun.Status.SKIPPED and "Nothing new to learn" in run.message
+    assert ModelVersion.objects.count() == 1
+
+
+def test_a_candidate_that_forgets_mnist_fails_the_gate_and_stays_a_candidate(
+    worker, served_version, make_drawings, mnist
+):
+    # A learning rate far too high for fine-tuning wrecks what the parent knew.
+    make_drawings(*mnist_drawings(mnist, 100))
+    request = retrain_request(trigger=TrainingRun.Trigger.MANUAL, overrides={"learning_rate": 0.05})
+    run = finished(request.run.pk)
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    candidate = run.result
+    assert candidate.status == ModelVersion.Status.CANDIDATE
+    assert candidate.status_reason.startswith("Gate failed") and "MNIST test" in candidate.status_reason
+    assert not candidate.metrics["gate"]["passed"]
+    assert "stays a candidate" in run.message
+    served_version.refresh_from_db()
+    assert served_version.status == ModelVersion.Status.ACTIVE
+
+
+def test_the_threshold_check_starts_a_run_once_enough_drawings_are_approved(
+    worker, served_version, make_drawings, mnist, settings
+):
+    settings.RETRAIN_THRESHOLD = 100
+    make_drawings(*mnist_drawings(mnist, 60))
+    assert "60 new drawings of the 100" in retrain_check_threshold()
+    assert not TrainingRun.objects.exists()
+
+    make_drawings(*mnist_drawings(mnist, 60, start=51000))
+    assert "queued" in retrain_check_threshold()
+    run = finished(TrainingRun.objects.get().pk)
+    assert run.trigger == TrainingRun.Trigger.THRESHOLD and run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert "120 new drawings" in run.requested_by
+    # Counted from the last run on: nothing new, no new run.
+    assert "0 new drawings" in retrain_check_threshold()
+
+
+def test_single_flight_a_second_trigger_says_so_and_a_held_lock_holds_the_run_back(
+    worker, served_version, make_drawings, mnist
+):
+    make_drawings(*mnist_drawings(mnist, 100))
+    with single_flight() as held:  # as if another host were retraining
+        assert held
+        first = retrain_request(trigger=TrainingRun.Trigger.MANUAL, by="alice")
+        second = retrain_request(trigger=TrainingRun.Trigger.SCHEDULE, by="schedule")
+        assert second.run is None and "already in progress" in second.message
+        assert f"run {first.run.pk} is queued" in second.message
+        # The worker may not start it while the lock is held elsewhere.
+        wait_until(lambda: "retrying" in worker.output().lower() or "Retry in" in worker.output(), timeout=60)
+        assert TrainingRun.objects.get(pk=first.run.pk).status == TrainingRun.Status.QUEUED
+    run = finished(first.run.pk)
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert TrainingRun.objects.count() == 1
