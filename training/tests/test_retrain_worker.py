@@ -1,7 +1,10 @@
 """Retraining end to end through a real Celery worker, Redis and PostgreSQL,
 on a small slice of MNIST with one short epoch."""
 
+from pathlib import Path
+
 import pytest
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from models.models import ModelActivation, ModelVersion
 from training.locks import single_flight
@@ -10,6 +13,7 @@ from training.retraining import retrain_request
 from training.tasks import retrain_check_threshold
 
 from .conftest import wait_until
+from .processes import start_beat
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -20,6 +24,14 @@ def finished(run_id: int, timeout: float = 180) -> TrainingRun:
         return run if run.status in TrainingRun.FINISHED else None
 
     return wait_until(done, timeout=timeout, message=f"run {run_id} did not finish")
+
+
+def maps(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+def children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def mnist_drawings(mnist, count: int, start: int = 50000):
@@ -50,6 +62,11 @@ def test_a_manual_run_fine_tunes_passes_the_gate_and_is_served(worker, served_ve
     assert version.params["learning_rate"] == 0.001 and version.params["parent"] == served_version.version
     activation = ModelActivation.objects.get(version=version)
     assert activation.by == f"training run {run.pk}" and activation.previous == served_version
+
+    # TensorFlow was loaded in the pool child that trained, never in the
+    # worker's parent, which forks the pool.
+    assert "tensorflow" not in maps(worker.proc.pid)
+    assert any("tensorflow" in maps(child) for child in children(worker.proc.pid))
 
     # Nothing approved since: the next run is recorded as skipped, not trained.
     again = finished(retrain_request(trigger=TrainingRun.Trigger.MANUAL, by="alice").run.pk)
@@ -113,3 +130,20 @@ def test_single_flight_a_second_trigger_says_so_and_a_held_lock_holds_the_run_ba
     run = finished(first.run.pk)
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     assert TrainingRun.objects.count() == 1
+
+
+def test_beat_starts_the_scheduled_run_from_the_database_schedule(worker, worker_folder, served_version):
+    # Staff edit the schedule in the admin; here, the nightly task every second.
+    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.update_or_create(
+        name="Nightly retraining",
+        defaults={"task": "training.retrain_scheduled", "interval": every_second, "crontab": None, "enabled": True},
+    )
+    beat = start_beat(worker_folder / "beat")
+    try:
+        run = wait_until(lambda: TrainingRun.objects.filter(trigger=TrainingRun.Trigger.SCHEDULE).first(), timeout=60)
+    finally:
+        beat.stop()
+    run = finished(run.pk)
+    assert run.requested_by == "schedule"
+    assert run.status == TrainingRun.Status.SKIPPED and "Nothing new" in run.message
