@@ -1,7 +1,10 @@
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 
 from .models import ModelActivation, ModelVersion
 from .registry import model_version_activate
+from .selectors import active_model_version_get
 
 
 @admin.register(ModelVersion)
@@ -30,14 +33,31 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Activate the selected version (serve it)", permissions=["change"])
+    @admin.action(description="Promote or roll back to the selected version (asks to confirm)", permissions=["change"])
     def activate(self, request, queryset):
+        """Promote a candidate or roll back to an earlier version, after a
+        confirmation page that says what is served now and what will be."""
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
-            return
+            return None
         version = queryset.get()
-        model_version_activate(version=version, by=request.user.get_username(), reason="activated in the admin")
-        self.message_user(request, f"{version} is now active.", messages.SUCCESS)
+        current = active_model_version_get()
+        if request.POST.get("confirm") == "yes":
+            reason = request.POST.get("reason", "").strip() or "activated in the admin"
+            model_version_activate(version=version, by=request.user.get_username(), reason=reason)
+            self.message_user(request, f"{version} is now active (was {current}).", messages.SUCCESS)
+            return None
+        rollback = current is not None and version.version < current.version
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{'Roll back' if rollback else 'Promote'} to {version}?",
+            "opts": self.model._meta,
+            "version": version,
+            "current": current,
+            "rollback": rollback,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/models/modelversion/activate_confirmation.html", context)
 
 
 @admin.register(ModelActivation)

@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.urls import path
 
+from models.views import models_page
+
 from .api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("models/", models_page, name="models-page"),
 ]

@@ -1,0 +1,89 @@
+"""Two real web processes switch to a newly activated version within two
+seconds, with no restart and no failed or mixed-up request."""
+
+import json
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from models.registry import model_version_activate
+from training.tests.processes import start_web
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def served(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/models/served", timeout=10) as response:
+        assert response.status == 200
+        return json.load(response)["version"]
+
+
+@pytest.fixture
+def artifacts(settings, tmp_path):
+    """Artifacts in a folder the web processes read too."""
+    root = tmp_path / "shared" / "artifacts"
+    settings.ARTIFACT_ROOT = root
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "artifacts": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(root)}},
+    }
+    return root
+
+
+def test_two_web_processes_serve_a_new_version_within_two_seconds_then_a_rollback(
+    artifacts, tmp_path, register_version
+):
+    v1 = model_version_activate(version=register_version(), by="test")
+    v2 = register_version(parent=v1)
+    webs = []
+    try:
+        for name in ("web-a", "web-b"):
+            webs.append(start_web(tmp_path / "shared", name))
+        ports = [port for _, port in webs]
+        for port in ports:  # booted: each process loaded and warmed v1
+            deadline = time.monotonic() + 60
+            while served(port) != 1:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+
+        # Clients keep asking both processes while the version changes.
+        seen = {port: [] for port in ports}
+        errors = []
+        stop = threading.Event()
+
+        def hammer(port):
+            while not stop.is_set():
+                try:
+                    seen[port].append((time.monotonic(), served(port)))
+                except Exception as exc:  # any failed request fails the test
+                    errors.append(repr(exc))
+                time.sleep(0.02)
+
+        threads = [threading.Thread(target=hammer, args=(port,)) for port in ports]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        for target in (v2, v1):  # promote, then roll back
+            switched_at = time.monotonic()
+            model_version_activate(version=target, by="test")
+            for port in ports:
+                deadline = switched_at + 2.0
+                while not [t for t, v in seen[port] if v == target.version and t > switched_at]:
+                    assert time.monotonic() < deadline, f"port {port} still served v{seen[port][-1][1]} after 2 s"
+                    time.sleep(0.02)
+            time.sleep(0.5)
+        stop.set()
+        for t in threads:
+            t.join()
+
+        assert not errors
+        for port in ports:
+            versions = [v for _, v in seen[port]]
+            # 1...1 2...2 1...1: each process switched once each way, never back and forth.
+            changes = [b for a, b in zip(versions, versions[1:], strict=False) if a != b]
+            assert changes == [2, 1], versions
+    finally:
+        for web, _ in webs:
+            web.stop()

@@ -1,0 +1,80 @@
+import pytest
+from django.contrib.auth import get_user_model
+
+from models.registry import model_version_activate
+from training.models import TrainingRun
+
+
+@pytest.fixture
+def staff_client(client, db):
+    user = get_user_model().objects.create_user("stella", password="x", is_staff=True, is_superuser=True)
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+def test_the_models_page_shows_versions_lineage_progress_and_the_timeline(
+    staff_client, active_version, register_version
+):
+    v2 = register_version(parent=active_version, metrics={"mnist_accuracy": 0.99, "heldout_accuracy": 0.9})
+    model_version_activate(version=v2, by="training run 7", reason="Gate passed: ...")
+    TrainingRun.objects.create(
+        trigger=TrainingRun.Trigger.MANUAL, status="running", epoch=1, epochs=3, requested_by="al"
+    )
+    html = staff_client.get("/models/").content.decode()
+    assert "v2" in html and "0.9900" in html and "0.9000" in html
+    assert 'id="run-progress" max="3" value="1"' in html and "al" in html
+    assert "v2 served, replacing v1" in html and "by training run 7" in html and "by test fixture" in html
+
+
+@pytest.mark.django_db
+def test_the_models_page_and_its_progress_json_are_for_staff_only(client, django_user_model):
+    assert client.get("/models/").status_code == 302  # to the login
+    assert client.get("/api/training/runs/latest").status_code == 401
+    client.force_login(django_user_model.objects.create_user("pat", password="x"))
+    assert client.get("/api/training/runs/latest").status_code == 401
+
+
+@pytest.mark.django_db
+def test_the_progress_json_follows_the_run_in_flight(staff_client):
+    TrainingRun.objects.create(trigger="schedule", status="succeeded", epoch=3, epochs=3)
+    TrainingRun.objects.create(
+        trigger="manual", status="running", epoch=2, epochs=4, history=[{"epoch": 1, "loss": 0.2, "accuracy": 0.9}]
+    )
+    run = staff_client.get("/api/training/runs/latest").json()
+    assert (run["status"], run["epoch"], run["epochs"], run["progress"]) == ("running", 2, 4, 0.5)
+    assert run["history"][0]["loss"] == 0.2
+
+
+@pytest.mark.django_db
+def test_retrain_now_in_the_admin_queues_one_run_and_a_second_click_says_so(
+    staff_client, django_capture_on_commit_callbacks
+):
+    url = "/admin/training/trainingrun/retrain/"
+    with django_capture_on_commit_callbacks():
+        response = staff_client.post(url, follow=True)
+    assert "Retraining queued as run" in response.content.decode()
+    run = TrainingRun.objects.get()
+    assert (run.trigger, run.requested_by, run.status) == ("manual", "stella", "queued")
+    response = staff_client.post(url, follow=True)
+    assert "already in progress" in response.content.decode() and TrainingRun.objects.count() == 1
+    assert "Retrain now" in staff_client.get("/admin/training/trainingrun/").content.decode()
+
+
+@pytest.mark.django_db
+def test_rolling_back_in_the_admin_asks_first_then_records_who_and_why(staff_client, active_version, register_version):
+    v2 = register_version(parent=active_version)
+    model_version_activate(version=v2, by="training run 1")
+    url = "/admin/models/modelversion/"
+    form = {"action": "activate", "_selected_action": [active_version.pk]}
+    page = staff_client.post(url, form).content.decode()
+    assert "Roll back to v1?" in page and "Served now: <strong>v2" in page
+    v2.refresh_from_db()
+    assert v2.status == "active"  # nothing changed yet
+
+    staff_client.post(url, {**form, "confirm": "yes", "reason": "v2 misreads 4s"})
+    active_version.refresh_from_db()
+    v2.refresh_from_db()
+    assert (active_version.status, v2.status) == ("active", "retired")
+    activation = active_version.activations.latest("activated_at")
+    assert (activation.by, activation.reason, activation.previous) == ("stella", "v2 misreads 4s", v2)
