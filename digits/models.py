@@ -40,6 +40,7 @@ class Sample(models.Model):
             models.UniqueConstraint(fields=["client_id", "image_sha256"], name="one_sample_per_drawing_and_client"),
             models.CheckConstraint(condition=models.Q(label__lte=9), name="sample_label_is_a_digit"),
         ]
+        permissions = [("review_sample", "Can review samples (approve, reject, relabel, undo)")]
 
     def __str__(self) -> str:
         return f"sample {self.id} ({self.label}, {self.status})"
@@ -67,6 +68,8 @@ class SampleReview(models.Model):
     to_status = models.CharField(max_length=16, choices=Sample.Status.choices)
     from_label = models.PositiveSmallIntegerField()
     to_label = models.PositiveSmallIntegerField()
+    # Set on an UNDO entry: the decision it took back (each decision is undone at most once).
+    undoes = models.OneToOneField("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="undone_by")
 
     class Meta:
         ordering = ["-decided_at", "-id"]

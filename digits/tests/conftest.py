@@ -1,0 +1,126 @@
+"""Drawings and the named users of the review tests."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+from datetime import datetime
+
+import numpy as np
+import pytest
+from django.apps import apps as django_apps
+from django.contrib.auth.models import Group
+from django.core.files.base import ContentFile
+from PIL import Image
+
+from digits.models import Sample
+
+PASSWORD = "correct horse battery staple"
+
+
+def png_bytes(pixels: np.ndarray, size: int = 280) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode="L").resize((size, size)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def digit_pixels(seed: int) -> np.ndarray:
+    """A 28x28 uint8 picture, different for each seed (a bar and a blob)."""
+    rng = np.random.default_rng(seed)
+    pixels = np.zeros((28, 28), dtype=np.uint8)
+    column = 6 + seed % 16
+    pixels[4:24, column : column + 3] = 255
+    pixels[rng.integers(4, 24, 20), rng.integers(4, 24, 20)] = 200
+    return pixels
+
+
+@pytest.fixture
+def make_sample(db):
+    """Store a collected drawing: a real PNG file, its 784 pixels and a prediction."""
+    counter = iter(range(1, 1_000_000))
+
+    def make(
+        *,
+        label: int = 7,
+        predicted: int | None = 7,
+        status: str = Sample.Status.PENDING,
+        label_source: str = Sample.LabelSource.CONFIRMED,
+        client_id: str = "client-a",
+        created_at: datetime | None = None,
+        **fields,
+    ) -> Sample:
+        n = next(counter)
+        pixels = digit_pixels(n * 31 + label)
+        png = png_bytes(pixels)
+        probabilities = [0.01] * 10
+        if predicted is not None:
+            probabilities[predicted] = 0.91
+        sample = Sample(
+            image_sha256=hashlib.sha256(png + str(n).encode()).hexdigest(),
+            pixels=pixels.tobytes(),
+            label=label,
+            label_source=label_source,
+            predicted=predicted,
+            confidence=0.91 if predicted is not None else None,
+            probabilities=probabilities if predicted is not None else [],
+            client_id=client_id,
+            status=status,
+            **fields,
+        )
+        sample.image.save(f"{n}.png", ContentFile(png), save=False)
+        sample.save()
+        if created_at is not None:  # auto_now_add ignores a value given on create
+            Sample.objects.filter(id=sample.id).update(created_at=created_at)
+            sample.refresh_from_db()
+        return sample
+
+    return make
+
+
+def _reviewers_group() -> Group:
+    """The group the data migration creates.  A transactional test (the
+    browser's) empties the tables, so later tests run the migration's code again."""
+    group = Group.objects.filter(name="Reviewers").first()
+    if group is None:
+        migration = importlib.import_module("digits.migrations.0005_reviewers_group")
+        migration.create_group(django_apps, None)
+        group = Group.objects.get(name="Reviewers")
+    return group
+
+
+@pytest.fixture
+def reviewers_group(db) -> Group:
+    return _reviewers_group()
+
+
+@pytest.fixture
+def reviewer(reviewers_group, django_user_model):
+    """Rita: staff, in the Reviewers group, nothing else."""
+    user = django_user_model.objects.create_user("rita", "rita@example.com", PASSWORD, is_staff=True)
+    user.groups.add(reviewers_group)
+    return user
+
+
+@pytest.fixture
+def other_reviewer(reviewers_group, django_user_model):
+    user = django_user_model.objects.create_user("otto", "otto@example.com", PASSWORD, is_staff=True)
+    user.groups.add(reviewers_group)
+    return user
+
+
+@pytest.fixture
+def superuser(django_user_model):
+    return django_user_model.objects.create_superuser("ada", "ada@example.com", PASSWORD)
+
+
+@pytest.fixture
+def staff_without_group(django_user_model):
+    """Sam: staff (may log in to the admin) but in no group."""
+    return django_user_model.objects.create_user("sam", "sam@example.com", PASSWORD, is_staff=True)
+
+
+@pytest.fixture
+def visitor(django_user_model):
+    """Vic: a logged-in user who is not staff."""
+    return django_user_model.objects.create_user("vic", "vic@example.com", PASSWORD)
