@@ -123,8 +123,10 @@ def fine_tune(model, data: TrainingSet, config: FineTuneConfig, *, on_epoch: Epo
         layer.trainable = True
     # Recompile after changing ``trainable``, with a learning rate low enough
     # to adjust the features the parent learnt rather than relearn them.
+    # Decayed to zero, as the baseline's was, so the last steps settle.
+    steps = config.epochs * math.ceil(len(data.y) / config.batch_size)
     model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
+        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
