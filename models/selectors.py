@@ -15,6 +15,10 @@ def model_version_get(*, number: int) -> ModelVersion | None:
     return ModelVersion.objects.filter(version=number).first()
 
 
+def model_version_by_id_get(*, version_id: int) -> ModelVersion | None:
+    return ModelVersion.objects.filter(pk=version_id).first()
+
+
 def model_version_list():
     return ModelVersion.objects.select_related("parent").order_by("-version")
 

@@ -161,6 +161,12 @@ if any(d not in range(10) for d in FOCUS_DIGITS):
 # How often a web process looks for a newly activated model version (seconds).
 MODEL_POLL_SECONDS = env.float("MODEL_POLL_SECONDS", default=0.5)
 TRAIN_INCLUDE_PENDING = env.bool("TRAIN_INCLUDE_PENDING", default=False)
+# The drawing API refuses a request body over this size (413) and an image
+# with more pixels than this, checked before its pixels are decoded.
+DIGITS_MAX_BODY_BYTES = env.int("DIGITS_MAX_BODY_BYTES", default=512 * 1024)
+DIGITS_MAX_PIXELS = env.int("DIGITS_MAX_PIXELS", default=1024 * 1024)
+if DIGITS_MAX_BODY_BYTES < 1024 or DIGITS_MAX_PIXELS < 28 * 28:
+    raise ImproperlyConfigured("DIGITS_MAX_BODY_BYTES must be at least 1024 and DIGITS_MAX_PIXELS at least 784")
 
 # --- Retraining (training/fine_tune.py, training/tasks.py) -----------------
 # When it runs is a django-celery-beat schedule staff edit in the admin

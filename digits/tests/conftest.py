@@ -1,10 +1,12 @@
-"""Drawings and the named users of the review tests."""
+"""Shared fixtures of the digits tests: drawings as the page sends them and
+JSON posts (the drawing API), stored samples and the named users (review)."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib
 import io
+import json
 from datetime import datetime
 
 import numpy as np
@@ -16,7 +18,25 @@ from PIL import Image
 
 from digits.models import Sample
 
+from .drawings import data_url, seven_png
+
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def seven_url() -> str:
+    return data_url(seven_png())
+
+
+@pytest.fixture
+def post_json(client):
+    """POST a JSON body (or raw bytes/str) through the whole Django stack."""
+
+    def post(path: str, body, **extra):
+        data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        return client.post(path, data=data, content_type="application/json", **extra)
+
+    return post
 
 
 def png_bytes(pixels: np.ndarray, size: int = 280) -> bytes:

@@ -1,0 +1,165 @@
+"""The drawing API (django-ninja router, mounted at /api/digits/): predict,
+store a labelled drawing, and the digit collect mode asks for next.
+
+Every input a client can get wrong answers 4xx with ``{"detail", "code"}``
+and stores nothing; the POSTs are CSRF-protected for the browser."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from ninja import Field, Router, Schema
+from ninja.decorators import decorate_view
+from ninja.security import APIKeyCookie
+
+from models.serving import NoModelError
+
+from .collect import client_id_get, client_sample_count, prompt_digit_choose
+from .models import Sample
+from .prediction import activations_encode, drawing_predict
+from .preprocessing import BlankDrawing, DrawingError, ImageTooLarge, data_url_decode
+from .services import InvalidLabel, sample_create
+
+router = Router(tags=["digits"])
+
+
+class BrowserCsrf(APIKeyCookie):
+    """No login here: anyone may draw.  The cookie "auth" exists so that ninja
+    checks Django's CSRF token (cookie plus X-CSRFToken header) on POSTs, as a
+    page served by this site sends them; another site cannot."""
+
+    param_name = settings.CSRF_COOKIE_NAME
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> bool:
+        return True
+
+
+csrf_protected = BrowserCsrf()
+
+
+def body_limited(run):
+    """Refuse an oversized body before anything reads it (413)."""
+
+    @wraps(run)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.DIGITS_MAX_BODY_BYTES:
+            detail = f"The request body is over {settings.DIGITS_MAX_BODY_BYTES} bytes."
+            return JsonResponse({"detail": detail, "code": "too_large"}, status=413)
+        return run(request, *args, **kwargs)
+
+    return wrapper
+
+
+class ErrorOut(Schema):
+    detail: str
+    code: str
+
+
+def _error(exc: Exception) -> tuple[int, dict]:
+    if isinstance(exc, NoModelError):
+        return 503, {"detail": "No model is being served yet; please retry soon.", "code": "no_model"}
+    status = {ImageTooLarge: 413, BlankDrawing: 422}.get(type(exc), 400)
+    return status, {"detail": str(exc), "code": getattr(exc, "code", "bad_request")}
+
+
+ERRORS = {400: ErrorOut, 413: ErrorOut, 422: ErrorOut}
+
+
+# --- predict ------------------------------------------------------------------
+
+
+class PredictIn(Schema):
+    image: str = Field(description="The drawing as a PNG or JPEG data URL: data:image/png;base64,...")
+    activations: bool = Field(False, description="Also return every conv, pooling and dense layer's output")
+
+
+class ModelRef(Schema):
+    version: int
+    sha256: str
+
+
+class LayerOut(Schema):
+    name: str
+    type: str
+    shape: list[int]
+    min: float
+    max: float
+    data: str = Field(
+        description="base64 of uint8 values in (height, width, channel) order; value = min + b/255*(max-min)"
+    )
+
+
+class PredictOut(Schema):
+    digit: int
+    confidence: float
+    probabilities: list[float]
+    input: list[list[int]] = Field(description="The 28x28 input the model saw, 0-255, ink white on black")
+    model: ModelRef
+    activations: list[LayerOut] | None = None
+
+
+@router.post(
+    "/predict",
+    auth=csrf_protected,
+    response={200: PredictOut, 503: ErrorOut, **ERRORS},
+    summary="Recognise a drawing, optionally with what every layer saw",
+)
+@decorate_view(body_limited)
+def predict(request, payload: PredictIn):
+    try:
+        result = drawing_predict(image=data_url_decode(payload.image), activations=payload.activations)
+    except (DrawingError, NoModelError) as exc:
+        return _error(exc)
+    return 200, {
+        "digit": result.prediction.digit,
+        "confidence": result.prediction.confidence,
+        "probabilities": result.prediction.probabilities.tolist(),
+        "input": result.pixels.tolist(),
+        "model": {"version": result.served.version, "sha256": result.served.sha256},
+        "activations": activations_encode(result) if payload.activations else None,
+    }
+
+
+# --- samples ------------------------------------------------------------------
+
+
+class SampleIn(Schema):
+    image: str = Field(description="The drawing as a PNG or JPEG data URL, as sent to predict")
+    label: int = Field(ge=0, le=9, description="The digit the drawing shows")
+    label_source: Sample.LabelSource = Field(description="confirmed, corrected or prompted")
+
+
+class SampleOut(Schema):
+    id: int
+    label: int
+    count: int = Field(description="How many drawings this browser has given")
+
+
+@router.post("/samples", auth=csrf_protected, response={200: SampleOut, **ERRORS}, summary="Store a labelled drawing")
+@decorate_view(body_limited)
+def samples_create(request, payload: SampleIn):
+    client_id = client_id_get(request)
+    try:
+        image = data_url_decode(payload.image)
+        sample = sample_create(image=image, label=payload.label, label_source=payload.label_source, client_id=client_id)
+    except (DrawingError, InvalidLabel) as exc:
+        return _error(exc)
+    return 200, {"id": sample.id, "label": sample.label, "count": client_sample_count(client_id=client_id)}
+
+
+# --- collect mode -------------------------------------------------------------
+
+
+class PromptOut(Schema):
+    digit: int
+
+
+@router.get("/prompt", response=PromptOut, summary="The digit collect mode asks for next")
+def prompt(request):
+    return {"digit": prompt_digit_choose()}

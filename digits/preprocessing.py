@@ -1,0 +1,155 @@
+"""From a drawing to the 28x28 array the CNN sees, the way MNIST was made.
+
+One function, ``drawing_to_mnist``, is used by prediction and by stored
+samples (their ``pixels`` are its output, which is what retraining learns
+from), so serving and training cannot drift apart:
+
+1. decode a PNG or JPEG (nothing else), refusing images over a pixel limit
+   before their pixels are decoded (decompression bombs);
+2. grayscale, transparent areas composited on white;
+3. ink white on black, as in MNIST (a dark drawing on a light background is
+   inverted; one that is already light on dark is kept);
+4. crop to the ink's bounding box;
+5. scale to fit a 20x20 box, keeping the aspect ratio, anti-aliased;
+6. place in a 28x28 frame so the centre of mass sits at the centre.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+
+import numpy as np
+from PIL import Image, ImageChops, ImageOps
+
+MNIST_SIZE = 28
+BOX_SIZE = 20  # MNIST digits fit a 20x20 box inside the 28x28 frame
+INK_THRESHOLD = 64  # 0-255: fainter than this is paper (JPEG noise, anti-aliasing halos)
+# A drawing whose ink fits in a box smaller than this share of the image's
+# shorter side is a dot or a slip, not a digit.
+MIN_INK_SHARE = 0.06
+DEFAULT_MAX_PIXELS = 1024 * 1024
+FORMATS = ("PNG", "JPEG")
+DATA_URL = re.compile(r"^data:image/(png|jpeg|jpg);base64,", re.IGNORECASE)
+
+
+class DrawingError(ValueError):
+    """A drawing that cannot be used; the message is for the person who sent it."""
+
+    code = "bad_image"
+
+
+class UnreadableImage(DrawingError):
+    code = "bad_image"
+
+
+class ImageTooLarge(DrawingError):
+    code = "too_many_pixels"
+
+
+class BlankDrawing(DrawingError):
+    code = "blank"
+
+
+def data_url_decode(url: str) -> bytes:
+    """The bytes of a ``data:image/png;base64,...`` (or JPEG) URL."""
+    match = DATA_URL.match(url)
+    if not match:
+        raise UnreadableImage("The image must be a data URL: data:image/png;base64,...")
+    try:
+        return base64.b64decode(url[match.end() :], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise UnreadableImage("The image's base64 cannot be decoded.") from exc
+
+
+def image_to_ink(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode a PNG or JPEG into a uint8 array of ink, white on black."""
+    try:
+        image = Image.open(io.BytesIO(data), formats=FORMATS)
+    except Image.DecompressionBombError as exc:  # Pillow's own, far higher limit
+        raise ImageTooLarge(f"The image has more than {max_pixels} pixels.") from exc
+    except Exception as exc:  # Pillow raises several kinds (UnidentifiedImageError, SyntaxError, ...)
+        raise UnreadableImage("The image is not a PNG or JPEG.") from exc
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"The image has {width}x{height} pixels; at most {max_pixels} pixels are accepted.")
+    if width < 1 or height < 1:
+        raise UnreadableImage("The image is empty.")
+    try:
+        if image.mode in ("P", "PA") and (image.mode == "PA" or "transparency" in image.info):
+            image = image.convert("RGBA")
+        if image.mode in ("RGBA", "LA"):
+            # Composited on white paper, darkness is (255 - gray) * alpha / 255.
+            darkness = ImageChops.multiply(ImageOps.invert(image.convert("L")), image.getchannel("A"))
+        else:
+            darkness = ImageOps.invert(image.convert("L"))
+        ink = np.asarray(darkness)
+    except Exception as exc:  # truncated or corrupt data surfaces only when pixels are decoded
+        raise UnreadableImage("The image data is truncated or corrupt.") from exc
+    # Paper is whatever the border mostly is: light paper (the usual canvas)
+    # means dark ink, which MNIST wants white on black; dark paper means the
+    # ink is already light.
+    border = np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]])
+    return ink if np.median(border) < 128 else 255 - ink
+
+
+def ink_to_mnist(ink: np.ndarray) -> np.ndarray:
+    """Crop, scale to 20x20 and centre by mass: uint8 (28, 28), ink white on black."""
+    mask = ink > INK_THRESHOLD
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        raise BlankDrawing("Draw a digit first: the canvas is blank.")
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    if max(bottom - top, right - left) < MIN_INK_SHARE * min(ink.shape):
+        raise BlankDrawing("Draw a digit first: there is hardly anything on the canvas.")
+    crop = ink[top:bottom, left:right].astype(np.float32)
+    mass = crop.sum()
+    h, w = crop.shape
+    scale = BOX_SIZE / max(h, w)
+    # Centre of mass of the ink in continuous coordinates (pixel i spans i..i+1).
+    cy = (crop.sum(axis=1) @ np.arange(h)) / mass + 0.5
+    cx = (crop.sum(axis=0) @ np.arange(w)) / mass + 0.5
+    return _place(crop, scale=scale, centre=(cy, cx))
+
+
+def _place(crop: np.ndarray, *, scale: float, centre: tuple[float, float]) -> np.ndarray:
+    """Resample ``crop`` by ``scale`` into a 28x28 frame with ``centre`` (crop
+    coordinates) landing on the frame's centre, to a fraction of a pixel.
+
+    Only a patch just larger than the scaled drawing is resampled (cheap);
+    its source box is shifted by the fractional part of the offset, so a small
+    drawing and a large one, or one drawn off in a corner, come out alike.  A
+    drawing whose centre of mass is far off its middle is kept whole in the
+    frame rather than cut."""
+    h, w = crop.shape
+    patch_h, patch_w = min(MNIST_SIZE, round(h * scale) + 2), min(MNIST_SIZE, round(w * scale) + 2)
+    margin = int(np.ceil(2 / scale)) + 1  # source pixels of paper around the crop
+    padded = np.pad(crop, margin)
+    box, offset = [], []
+    for c, size, patch in ((centre[1], w, patch_w), (centre[0], h, patch_h)):
+        frame_start = c - (MNIST_SIZE / 2) / scale  # where the 28x28 frame starts, in crop coordinates
+        first = int(np.floor(-frame_start * scale)) - 1  # the frame pixel where the patch starts
+        first = min(max(first, 0), MNIST_SIZE - patch)
+        start = frame_start + first / scale
+        start = min(max(start, -margin), size + margin - patch / scale)
+        box += [start + margin, start + margin + patch / scale]
+        offset.append(first)
+    source = Image.fromarray(np.clip(padded, 0, 255).astype(np.uint8))
+    # reducing_gap shrinks by whole factors first: fast on large canvases, still anti-aliased.
+    small = source.resize(
+        (patch_w, patch_h), Image.Resampling.LANCZOS, box=(box[0], box[2], box[1], box[3]), reducing_gap=2.0
+    )
+    out = np.zeros((MNIST_SIZE, MNIST_SIZE), dtype=np.uint8)
+    x0, y0 = offset
+    out[y0 : y0 + patch_h, x0 : x0 + patch_w] = np.asarray(small)
+    return out
+
+
+def drawing_to_mnist(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """The 28x28 uint8 array the CNN sees for a PNG or JPEG drawing.
+
+    Raises a DrawingError (UnreadableImage, ImageTooLarge, BlankDrawing) with
+    a message fit to show the person who drew it."""
+    return ink_to_mnist(image_to_ink(data, max_pixels=max_pixels))

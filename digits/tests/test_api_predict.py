@@ -1,0 +1,107 @@
+import base64
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digits.models import Sample
+from models.registry import model_version_activate
+
+from .drawings import data_url, png_bytes, seven_png
+
+URL = "/api/digits/predict"
+pytestmark = pytest.mark.django_db
+
+
+def test_it_recognises_a_drawn_seven_and_says_which_model_answered(post_json, active_version, seven_url):
+    response = post_json(URL, {"image": seven_url})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["digit"] == 7
+    assert len(body["probabilities"]) == 10 and abs(sum(body["probabilities"]) - 1) < 1e-4
+    assert body["confidence"] == max(body["probabilities"])
+    assert body["model"] == {"version": active_version.version, "sha256": active_version.sha256}
+    assert body["activations"] is None
+    pixels = np.array(body["input"])
+    assert pixels.shape == (28, 28) and pixels.max() == 255 and pixels[0].max() == 0
+
+
+def test_a_seven_shifted_a_little_stays_a_seven(post_json, active_version):
+    for box in [(40, 30, 200, 230), (80, 50, 240, 250), (20, 20, 120, 150)]:
+        response = post_json(URL, {"image": data_url(seven_png(box=box))})
+        assert response.json()["digit"] == 7
+
+
+def test_activations_come_compact_for_every_conv_pool_and_dense_layer(post_json, active_version, seven_url):
+    body = post_json(URL, {"image": seven_url, "activations": True}).json()
+    layers = {layer["name"]: layer for layer in body["activations"]}
+    assert list(layers) == ["conv1", "conv2", "pool1", "conv3", "conv4", "pool2", "dense", "output"]
+    assert layers["conv1"]["type"] == "Conv2D" and layers["conv1"]["shape"] == [26, 26, 32]
+    assert layers["pool2"]["type"] == "MaxPooling2D" and layers["pool2"]["shape"] == [4, 4, 64]
+    assert layers["dense"]["shape"] == [128]
+    for layer in layers.values():
+        data = np.frombuffer(base64.b64decode(layer["data"]), dtype=np.uint8)
+        assert data.size == np.prod(layer["shape"])
+        assert layer["min"] <= layer["max"]
+    # Dequantised output equals the probabilities to within one step.
+    out = layers["output"]
+    values = out["min"] + np.frombuffer(base64.b64decode(out["data"]), np.uint8) / 255 * (out["max"] - out["min"])
+    assert np.allclose(values, body["probabilities"], atol=(out["max"] - out["min"]) / 255 + 1e-6)
+
+
+def test_the_next_prediction_uses_a_newly_activated_version(post_json, active_version, register_version, seven_url):
+    assert post_json(URL, {"image": seven_url}).json()["model"]["version"] == active_version.version
+    newer = model_version_activate(version=register_version(), by="test")
+    from models.serving import model_server
+
+    model_server().wait_for(newer.pk)
+    assert post_json(URL, {"image": seven_url}).json()["model"]["version"] == newer.version
+
+
+def test_with_no_model_served_it_answers_503_json(post_json, seven_url):
+    response = post_json(URL, {"image": seven_url})
+    assert response.status_code == 503
+    assert response.json()["code"] == "no_model"
+
+
+def test_a_blank_canvas_is_not_a_prediction(post_json, active_version):
+    blank = data_url(png_bytes(Image.new("RGBA", (280, 280), (0, 0, 0, 0))))
+    response = post_json(URL, {"image": blank})
+    assert response.status_code == 422
+    assert response.json() == {"detail": "Draw a digit first: the canvas is blank.", "code": "blank"}
+
+
+BAD_INPUTS = {
+    "not json": (b"{image: nope", 400),
+    "empty body": (b"", 422),
+    "json but a list": ([1, 2], 422),
+    "missing image": ({"activations": True}, 422),
+    "image not a string": ({"image": 7}, 422),
+    "not a data url": ({"image": "hello"}, 400),
+    "bad base64": ({"image": "data:image/png;base64,iVBOR!!!"}, 400),
+    "a gif": ({"image": data_url(png_bytes(Image.new("RGB", (50, 50)), fmt="GIF"), "image/png")}, 400),
+    "text as png": ({"image": data_url(b"just some text")}, 400),
+    "truncated png": ({"image": data_url(seven_png()[:400])}, 400),
+    "too many pixels": ({"image": data_url(png_bytes(Image.new("1", (2000, 2000), 1)))}, 413),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_INPUTS))
+def test_bad_input_gets_a_4xx_json_message(post_json, active_version, name):
+    body, status = BAD_INPUTS[name]
+    response = post_json(URL, body)
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["detail"]
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(post_json, active_version, settings):
+    settings.DIGITS_MAX_BODY_BYTES = 10_000
+    response = post_json(URL, {"image": data_url(b"\x00" * 20_000)})
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+
+
+def test_predicting_stores_nothing(post_json, active_version, seven_url):
+    post_json(URL, {"image": seven_url})
+    assert Sample.objects.count() == 0
