@@ -1,0 +1,234 @@
+from datetime import date
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import F
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from .export import samples_export_npz_bytes
+from .models import Sample, SampleReview
+from .review import ReviewError, samples_review_bulk
+from .selectors import DISAGREES
+from .thumbnails import pixels_data_url
+
+DIGITS = [(d, str(d)) for d in range(10)]
+
+
+class DisagreementFilter(admin.SimpleListFilter):
+    title = "prediction disagrees with label"
+    parameter_name = "disagrees"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(DISAGREES)
+        if self.value() == "no":
+            return queryset.filter(predicted=F("label"))
+        return queryset
+
+
+class DigitFilter(admin.SimpleListFilter):
+    """0 to 9 as choices, whatever the data holds."""
+
+    def lookups(self, request, model_admin):
+        return DIGITS
+
+    def queryset(self, request, queryset):
+        if self.value() is not None:
+            return queryset.filter(**{self.parameter_name: self.value()})
+        return queryset
+
+
+class LabelFilter(DigitFilter):
+    title = "label"
+    parameter_name = "label"
+
+
+class PredictedFilter(DigitFilter):
+    title = "predicted digit"
+    parameter_name = "predicted"
+
+
+class ReviewActionForm(admin.helpers.ActionForm):
+    label = forms.TypedChoiceField(
+        choices=[("", "digit…"), *DIGITS], coerce=int, empty_value=None, required=False, label="Relabel as"
+    )
+
+
+class SampleReviewInline(admin.TabularInline):
+    model = SampleReview
+    fk_name = "sample"
+    fields = ("decided_at", "reviewer", "action", "from_status", "to_status", "from_label", "to_label")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Sample)
+class SampleAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "drawing_thumbnail",
+        "input_thumbnail",
+        "label",
+        "predicted",
+        "confidence_percent",
+        "model_version",
+        "label_source",
+        "status",
+        "created_at",
+        "reviewed_by",
+    )
+    list_display_links = ("id", "drawing_thumbnail")
+    list_filter = (
+        "status",
+        LabelFilter,
+        PredictedFilter,
+        DisagreementFilter,
+        "model_version",
+        "label_source",
+        "created_at",
+    )
+    list_select_related = ("model_version", "reviewed_by")
+    search_fields = ("id__exact", "client_id")
+    search_help_text = "A sample id, or (part of) a client id."
+    date_hierarchy = "created_at"
+    list_per_page = 50
+    action_form = ReviewActionForm
+    actions = ["approve", "reject", "relabel", "export_npz"]
+    inlines = [SampleReviewInline]
+    fieldsets = [
+        (None, {"fields": ("drawing_large", "input_large", "probabilities_table")}),
+        ("Labels", {"fields": ("label", "label_source", "predicted", "confidence", "model_version")}),
+        ("Review", {"fields": ("status", "reviewed_by", "reviewed_at")}),
+        ("Origin", {"fields": ("client_id", "created_at", "image", "image_sha256")}),
+    ]
+
+    # Decisions go through the actions (and the review queue), which log them; nothing is edited by hand.
+    def get_readonly_fields(self, request, obj=None):
+        return [name for fieldset in self.fieldsets for name in fieldset[1]["fields"]]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_review_permission(self, request) -> bool:
+        return request.user.has_perm("digits.review_sample")
+
+    # --- columns and the detail page -----------------------------------------
+
+    @admin.display(description="drawing")
+    def drawing_thumbnail(self, obj):
+        url = reverse("review:sample_drawing", args=[obj.id])
+        return format_html('<img src="{}" alt="drawing {}" width="56" height="56" loading="lazy">', url, obj.id)
+
+    @admin.display(description="28×28 input")
+    def input_thumbnail(self, obj):
+        return format_html(
+            '<img src="{}" alt="input {}" width="28" height="28" style="image-rendering: pixelated">',
+            pixels_data_url(obj.pixels),
+            obj.id,
+        )
+
+    @admin.display(description="confidence", ordering="confidence")
+    def confidence_percent(self, obj):
+        return "–" if obj.confidence is None else f"{obj.confidence:.0%}"
+
+    @admin.display(description="drawing")
+    def drawing_large(self, obj):
+        url = reverse("review:sample_drawing", args=[obj.id])
+        return format_html('<img src="{}" alt="drawing {}" width="280" style="border:1px solid #ccc">', url, obj.id)
+
+    @admin.display(description="28×28 input")
+    def input_large(self, obj):
+        return format_html(
+            '<img src="{}" alt="input" width="140" height="140" style="image-rendering: pixelated">',
+            pixels_data_url(obj.pixels),
+        )
+
+    @admin.display(description="probabilities")
+    def probabilities_table(self, obj):
+        if not obj.probabilities:
+            return "–"
+        rows = format_html_join(
+            "",
+            '<tr><th>{}</th><td><span style="display:inline-block;height:.8em;width:{}px;background:{}"></span></td>'
+            "<td>{}</td></tr>",
+            (
+                (digit, round(p * 200), "#c0392b" if digit == obj.predicted else "#417690", f"{p:.1%}")
+                for digit, p in enumerate(obj.probabilities)
+            ),
+        )
+        return format_html('<table class="probabilities">{}</table>', rows)
+
+    # --- actions (each calls the review services) -------------------------
+
+    def _bulk(self, request, queryset, action, label=None):
+        try:
+            count = samples_review_bulk(samples=queryset, reviewer=request.user, action=action, label=label)
+        except ReviewError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        verb = SampleReview.Action(action).label.lower()
+        self.message_user(request, f"{verb.capitalize()}: {count} sample{'s' if count != 1 else ''}.", messages.SUCCESS)
+
+    @admin.action(description="Approve selected samples", permissions=["review"])
+    def approve(self, request, queryset):
+        self._bulk(request, queryset, SampleReview.Action.APPROVE)
+
+    @admin.action(description="Reject selected samples", permissions=["review"])
+    def reject(self, request, queryset):
+        self._bulk(request, queryset, SampleReview.Action.REJECT)
+
+    @admin.action(description="Relabel selected samples as the chosen digit (and approve)", permissions=["review"])
+    def relabel(self, request, queryset):
+        try:  # the digit chosen next to the action (the whole form's action choices are set by the changelist)
+            label = ReviewActionForm.base_fields["label"].clean(request.POST.get("label", ""))
+        except ValidationError:
+            label = None
+        if label is None:
+            self.message_user(request, "Choose the digit to relabel as, next to the action.", messages.ERROR)
+            return
+        self._bulk(request, queryset, SampleReview.Action.RELABEL, label=label)
+
+    @admin.action(description="Export the approved among selected samples (.npz)", permissions=["review"])
+    def export_npz(self, request, queryset):
+        data, count = samples_export_npz_bytes(samples=queryset)
+        if count == 0:
+            self.message_user(request, "None of the selected samples is approved; nothing to export.", messages.ERROR)
+            return None
+        response = HttpResponse(data, content_type="application/octet-stream")
+        name = f"digitlab-samples-{date.today():%Y%m%d}-{count}.npz"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+@admin.register(SampleReview)
+class SampleReviewAdmin(admin.ModelAdmin):
+    list_display = ("decided_at", "reviewer", "action", "sample", "from_status", "to_status", "from_label", "to_label")
+    list_filter = ("action", "reviewer", "decided_at")
+    list_select_related = ("reviewer", "sample")
+    search_fields = ("sample__id__exact", "reviewer__username")
+    date_hierarchy = "decided_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in SampleReview._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

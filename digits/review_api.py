@@ -1,0 +1,136 @@
+"""JSON for the review queue page (django-ninja router, mounted at
+/api/review/): the next drawings to decide on, a decision, and undo.
+
+Only staff with the ``digits.review_sample`` permission get in; the session
+cookie authenticates, so every write must carry the CSRF token."""
+
+from datetime import datetime
+from typing import Literal
+
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from ninja import Field, Query, Router, Schema
+from ninja.security import SessionAuth
+
+from .models import Sample
+from .review import NothingToUndo, ReviewError, SampleAlreadyReviewed, review_undo, sample_decide
+from .selectors import review_queue, review_queue_counts
+from .thumbnails import pixels_data_url
+
+
+class ReviewerAuth(SessionAuth):
+    """The session's user, if staff and allowed to review (checks CSRF on writes)."""
+
+    def authenticate(self, request, key):
+        user = request.user
+        if user.is_authenticated and user.is_staff and user.has_perm("digits.review_sample"):
+            return user
+        return None
+
+
+router = Router(tags=["review"], auth=ReviewerAuth())
+
+
+class SampleOut(Schema):
+    id: int
+    drawing_url: str
+    input_url: str
+    label: int
+    label_source: str
+    predicted: int | None
+    confidence: float | None
+    probabilities: list[float]
+    model_version: int | None
+    created_at: datetime
+    status: str
+    disagrees: bool
+
+
+class CountsOut(Schema):
+    pending: int
+    disagreements: int
+
+
+class QueueOut(Schema):
+    counts: CountsOut
+    samples: list[SampleOut]
+
+
+class QueueIn(Schema):
+    disagreements_first: bool = False
+    exclude: list[int] = Field(default_factory=list, max_length=200)
+    limit: int = Field(5, ge=1, le=20)
+
+
+class DecisionIn(Schema):
+    action: Literal["approve", "reject", "relabel"]
+    label: int | None = Field(None, ge=0, le=9)
+
+
+class DecisionOut(Schema):
+    sample: SampleOut
+    counts: CountsOut
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+def _sample_out(sample: Sample) -> dict:
+    return {
+        **{f: getattr(sample, f) for f in ("id", "label", "label_source", "predicted", "confidence", "status")},
+        "drawing_url": reverse("review:sample_drawing", args=[sample.id]),
+        "input_url": pixels_data_url(sample.pixels),
+        "probabilities": sample.probabilities or [],
+        "model_version": sample.model_version.version if sample.model_version else None,
+        "created_at": sample.created_at,
+        "disagrees": sample.predicted is not None and sample.predicted != sample.label,
+    }
+
+
+def _counts() -> dict:
+    counts = review_queue_counts()
+    return {"pending": counts.pending, "disagreements": counts.disagreements}
+
+
+@router.get("/queue", response=QueueOut, url_name="review_queue", summary="The next pending drawings to review")
+def queue(request, params: Query[QueueIn]):
+    """The next ``limit`` pending drawings, oldest first (disagreements before
+    the rest when asked), leaving out ``exclude`` (those the page already holds)."""
+    samples = review_queue(disagreements_first=params.disagreements_first, exclude=params.exclude)
+    return {"counts": _counts(), "samples": [_sample_out(s) for s in samples[: params.limit]]}
+
+
+@router.post(
+    "/samples/{sample_id}/decision",
+    response={200: DecisionOut, 400: ErrorOut, 409: ErrorOut},
+    url_name="review_decide",
+    summary="Approve, reject, or relabel (and approve) a pending drawing",
+)
+def decide(request, sample_id: int, decision: DecisionIn):
+    sample = get_object_or_404(Sample, id=sample_id)
+    try:
+        sample = sample_decide(
+            sample=sample, action=decision.action, label=decision.label, reviewer=request.auth, only_if_pending=True
+        )
+    except SampleAlreadyReviewed as exc:
+        return 409, {"detail": str(exc)}
+    except ReviewError as exc:
+        return 400, {"detail": str(exc)}
+    return 200, {"sample": _sample_out(sample), "counts": _counts()}
+
+
+@router.post(
+    "/undo",
+    response={200: DecisionOut, 404: ErrorOut, 409: ErrorOut},
+    url_name="review_undo",
+    summary="Undo my last decision",
+)
+def undo(request):
+    try:
+        sample = review_undo(reviewer=request.auth)
+    except NothingToUndo as exc:
+        return 404, {"detail": str(exc)}
+    except SampleAlreadyReviewed as exc:
+        return 409, {"detail": str(exc)}
+    return 200, {"sample": _sample_out(sample), "counts": _counts()}

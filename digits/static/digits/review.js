@@ -1,0 +1,231 @@
+// The review queue: one drawing at a time, decided with the keyboard.
+//
+// The next few drawings are fetched (and their images loaded) ahead, so a
+// decision shows the next one at once; decisions go to the server in the
+// background, one after the other, so an undo always takes back the last one.
+(() => {
+  "use strict";
+
+  const root = document.getElementById("review");
+  if (!root) return;
+  const $ = (id) => document.getElementById(id);
+  const AHEAD = 4; // drawings kept ready behind the one on screen
+
+  let current = null; // the sample on screen
+  let ahead = []; // prefetched samples, images loading
+  const saving = new Map(); // id -> sample, decisions sent or waiting to be sent
+  let undoing = 0; // undos sent or waiting to be sent
+  let chain = Promise.resolve(); // server writes, in order
+  let fetching = null;
+  let generation = 0; // bumped when the order changes; older answers are dropped
+  let exhausted = false; // the last fetch found nothing more
+  let counts = {
+    pending: Number($("remaining-count").textContent),
+    disagreements: Number($("remaining-disagreements").textContent),
+  };
+
+  const disagreementsFirst = () => $("disagreements-first").checked;
+
+  function notice(text, isError = false) {
+    const el = $("notice");
+    el.textContent = text;
+    el.classList.toggle("error", isError);
+  }
+
+  function setSaving() {
+    root.dataset.saving = String(saving.size + undoing);
+  }
+
+  async function request(url, options = {}) {
+    const response = await fetch(url, {
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRFToken": root.dataset.csrfToken },
+      ...options,
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new Error(data.detail || `The server answered ${response.status}.`);
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  }
+
+  // Counts from the server, less the decisions it has not seen yet.
+  function setCounts(serverCounts) {
+    const inFlight = [...saving.values()];
+    counts = {
+      pending: Math.max(0, serverCounts.pending - inFlight.length),
+      disagreements: Math.max(0, serverCounts.disagreements - inFlight.filter((s) => s.disagrees).length),
+    };
+    renderCounts();
+  }
+
+  function renderCounts() {
+    $("remaining-count").textContent = counts.pending;
+    $("remaining-disagreements").textContent = counts.disagreements;
+  }
+
+  function preload(sample) {
+    const image = new Image();
+    image.src = sample.drawing_url;
+    sample.image = image;
+  }
+
+  function knownIds() {
+    const ids = [...ahead.map((s) => s.id), ...saving.keys()];
+    if (current) ids.push(current.id);
+    return ids;
+  }
+
+  function fill() {
+    if (fetching || ahead.length >= AHEAD) return fetching;
+    const asked = generation;
+    const params = new URLSearchParams({ disagreements_first: disagreementsFirst(), limit: AHEAD + 1 });
+    knownIds().forEach((id) => params.append("exclude", id));
+    fetching = request(`${root.dataset.queueUrl}?${params}`, { method: "GET" })
+      .then((data) => {
+        if (asked !== generation) return;
+        const known = new Set(knownIds());
+        const fresh = data.samples.filter((s) => !known.has(s.id));
+        fresh.forEach(preload);
+        ahead.push(...fresh);
+        exhausted = fresh.length === 0;
+        if (saving.size === 0) setCounts(data.counts);
+        if (!current) showNext();
+      })
+      .catch((error) => notice(`Could not load drawings: ${error.message}`, true))
+      .finally(() => {
+        fetching = null;
+        if (asked !== generation) fill();
+      });
+    return fetching;
+  }
+
+  function showNext() {
+    current = ahead.shift() || null;
+    render();
+    fill();
+  }
+
+  function render() {
+    const box = $("sample");
+    $("empty").hidden = Boolean(current) || !exhausted;
+    box.hidden = !current;
+    if (!current) {
+      delete box.dataset.sampleId;
+      return;
+    }
+    const s = current;
+    box.dataset.sampleId = s.id;
+    $("drawing").src = s.drawing_url;
+    $("input").src = s.input_url;
+    $("label").textContent = s.label;
+    $("label-source").textContent = `(${s.label_source})`;
+    $("predicted").textContent = s.predicted ?? "–";
+    $("confidence").textContent = s.confidence == null ? "" : `${Math.round(s.confidence * 100)}% sure`;
+    $("disagrees").hidden = !s.disagrees;
+    box.classList.toggle("disagreeing", s.disagrees);
+    $("sample-id").textContent = s.id;
+    $("model-version").textContent = s.model_version == null ? "–" : `v${s.model_version}`;
+  }
+
+  // Queue a server write behind the ones already sent.
+  function enqueue(job) {
+    const result = chain.then(job);
+    chain = result.catch(() => {});
+    return result;
+  }
+
+  const DONE = { approve: "approved", reject: "rejected", relabel: "relabelled" };
+
+  function decide(action, label = null) {
+    if (!current) return;
+    const sample = current;
+    saving.set(sample.id, sample);
+    setSaving();
+    counts.pending = Math.max(0, counts.pending - 1);
+    if (sample.disagrees) counts.disagreements = Math.max(0, counts.disagreements - 1);
+    renderCounts();
+    showNext();
+    const url = root.dataset.decisionUrl.replace(/\/0\/decision$/, `/${sample.id}/decision`);
+    enqueue(() => request(url, { method: "POST", body: JSON.stringify({ action, label }) }))
+      .then((data) => {
+        saving.delete(sample.id);
+        setCounts(data.counts);
+        const as = action === "relabel" ? ` as ${label}` : "";
+        notice(`Sample ${sample.id} ${DONE[action]}${as}. (u undoes)`);
+      })
+      .catch((error) => {
+        saving.delete(sample.id);
+        notice(`Sample ${sample.id}: ${error.message}`, true);
+        if (error.status !== 409) ahead.unshift(sample); // not saved: show it again later
+      })
+      .finally(setSaving);
+  }
+
+  function undo() {
+    undoing += 1;
+    setSaving();
+    enqueue(() => request(root.dataset.undoUrl, { method: "POST", body: "{}" }))
+      .then((data) => {
+        undoing -= 1;
+        const sample = data.sample;
+        ahead = ahead.filter((s) => s.id !== sample.id);
+        if (current && current.id !== sample.id) ahead.unshift(current);
+        preload(sample);
+        current = sample;
+        exhausted = false;
+        render();
+        setCounts(data.counts);
+        notice(`Undone: sample ${sample.id} is ${sample.status} again.`);
+      })
+      .catch((error) => {
+        undoing -= 1;
+        notice(error.message, true);
+      })
+      .finally(setSaving);
+  }
+
+  function press(key) {
+    if (key === "a") decide("approve");
+    else if (key === "r") decide("reject");
+    else if (key === "u") undo();
+    else if (/^[0-9]$/.test(key)) decide("relabel", Number(key));
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+    const target = event.target;
+    if (target.isContentEditable || ["TEXTAREA", "SELECT"].includes(target.tagName)) return;
+    if (target.tagName === "INPUT" && target.type !== "checkbox") return;
+    const key = event.key.toLowerCase();
+    if (/^([aru]|[0-9])$/.test(key)) {
+      event.preventDefault();
+      press(key);
+    }
+  });
+
+  root.querySelectorAll("button[data-key]").forEach((button) => {
+    button.addEventListener("click", () => {
+      button.blur();
+      press(button.dataset.key);
+    });
+  });
+
+  $("disagreements-first").addEventListener("change", () => {
+    const url = new URL(window.location);
+    if (disagreementsFirst()) url.searchParams.set("disagreements", "first");
+    else url.searchParams.delete("disagreements");
+    window.history.replaceState(null, "", url);
+    generation += 1;
+    ahead = [];
+    current = null;
+    exhausted = false;
+    render();
+    fill();
+  });
+
+  setSaving();
+  fill();
+})();
