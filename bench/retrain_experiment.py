@@ -4,10 +4,10 @@
    test), registered in a scratch instance under a temporary VAR_DIR
    (SQLite and the filesystem broker: var/ itself is not touched).
 2. Draw a few hundred 7s with a crossbar and 9s with an open head on a straight
-   stem as canvas PNGs (bench/canvas_digits.py), submit them as drawings
-   (digits.services.sample_create, which runs the page's preprocessing and
-   stores the served model's prediction) and approve them as staff
-   (digits.review.samples_review_bulk).
+   stem as canvas PNGs (bench/canvas_digits.py), submit them through the
+   drawing page's API (POST /api/digits/samples: the page's preprocessing,
+   the served model's prediction stored) and approve them through the review
+   API as staff; through the same services when the API is not mounted.
 3. Run one retraining through a real Celery worker (the "Retrain now" path).
 4. Report accuracy on fresh drawings of that style, and on the MNIST test
    set, before and after, and how long the fine-tuning run took.
@@ -75,6 +75,51 @@ def per_digit(model, x, y) -> str:
     return ", ".join(f"{d}s {float((pred[y == d] == d).mean()):.1%}" for d in (7, 9))
 
 
+def submit_and_approve(drawings) -> tuple[list[int], str]:
+    """Through the real JSON API (drawing page and review queue), in process
+    with Django's test client; through the services when the API is absent."""
+    import base64
+
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from digits.models import Sample
+
+    visitor, reviewer = Client(), Client()
+    reviewer.force_login(get_user_model().objects.create_superuser("experimenter", password=None))
+    ids = []
+    for label, png in drawings:
+        image = "data:image/png;base64," + base64.b64encode(png).decode()
+        body = {"image": image, "label": label, "label_source": "prompted"}
+        response = visitor.post("/api/digits/samples", body, content_type="application/json")
+        if response.status_code == 404:
+            return submit_and_approve_by_services(drawings)
+        assert response.status_code == 200, response.content
+        ids.append(response.json()["id"])
+    for sample_id in ids:
+        url = f"/api/review/samples/{sample_id}/decision"
+        response = reviewer.post(url, {"action": "approve"}, content_type="application/json")
+        assert response.status_code == 200, response.content
+    assert Sample.objects.filter(pk__in=ids, status="approved").count() == len(ids)
+    return ids, "through the API (POST /api/digits/samples, POST /api/review/samples/<id>/decision)"
+
+
+def submit_and_approve_by_services(drawings) -> tuple[list[int], str]:
+    from django.contrib.auth import get_user_model
+
+    from digits.models import Sample
+    from digits.review import samples_review_bulk
+    from digits.services import sample_create
+
+    ids = [
+        sample_create(image=png, label=label, label_source=Sample.LabelSource.PROMPTED, client_id="experiment").pk
+        for label, png in drawings
+    ]
+    staff = get_user_model().objects.get(username="experimenter")
+    samples_review_bulk(samples=Sample.objects.filter(pk__in=ids), action="approve", reviewer=staff)
+    return ids, "through the services (the drawing API is not mounted)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--drawings", type=int, default=300, help="drawings submitted and approved")
@@ -88,14 +133,11 @@ def main() -> None:
 
     django.setup()
     import keras
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db.models import F
 
     from bench.canvas_digits import drawings
     from digits.models import Sample
-    from digits.review import samples_review_bulk
-    from digits.services import sample_create
     from models.registry import model_version_activate, model_version_register
     from models.serving import read_model
     from training.datasets import load_mnist
@@ -115,12 +157,9 @@ def main() -> None:
     print(f"Before: new style {accuracy(baseline, fresh_x, fresh_y):.2%} ({per_digit(baseline, fresh_x, fresh_y)})")
 
     started = time.monotonic()
-    for label, png in drawings(args.drawings, seed=1):
-        sample_create(image=png, label=label, label_source=Sample.LabelSource.PROMPTED, client_id="retrain-experiment")
-    staff = get_user_model().objects.create_user("experimenter", is_staff=True)
-    approved = samples_review_bulk(samples=Sample.objects.filter(status="pending"), action="approve", reviewer=staff)
-    wrong = Sample.objects.exclude(predicted=F("label")).count()
-    print(f"Submitted and approved {approved} drawings in {time.monotonic() - started:.0f}s; v1 misread {wrong}")
+    ids, via = submit_and_approve(drawings(args.drawings, seed=1))
+    wrong = Sample.objects.filter(pk__in=ids, status="approved").exclude(predicted=F("label")).count()
+    print(f"Submitted and approved {len(ids)} drawings {via} in {time.monotonic() - started:.0f}s; v1 misread {wrong}")
 
     log = open(work / "worker.log", "w")  # noqa: SIM115 -- closed below
     worker = subprocess.Popen(
