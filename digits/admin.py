@@ -112,7 +112,7 @@ class SampleAdmin(admin.ModelAdmin):
         (None, {"fields": ("drawing_large", "input_large", "probabilities_table")}),
         ("Labels", {"fields": ("label", "label_source", "predicted", "confidence", "model_version")}),
         ("Review", {"fields": ("status", "reviewed_by", "reviewed_at")}),
-        ("Origin", {"fields": ("client_id", "created_at", "image", "image_sha256")}),
+        ("Origin", {"fields": ("client_id", "created_at", "image_file", "image_sha256")}),
     ]
 
     # Decisions go through the actions (and the review queue), which log them; nothing is edited by hand.
@@ -155,6 +155,11 @@ class SampleAdmin(admin.ModelAdmin):
             '<img src="{}" alt="input" width="140" height="140" style="image-rendering: pixelated">',
             pixels_data_url(obj.pixels),
         )
+
+    @admin.display(description="image file")
+    def image_file(self, obj):
+        # Drawings are not public media: link to the staff-only view of the file.
+        return format_html('<a href="{}">{}</a>', reverse("review:sample_drawing", args=[obj.id]), obj.image.name)
 
     @admin.display(description="probabilities")
     def probabilities_table(self, obj):

@@ -139,11 +139,16 @@ def approved_samples_get() -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def training_samples_get() -> tuple[np.ndarray, np.ndarray]:
+def trainable_samples() -> QuerySet[Sample]:
     """What training may learn from: approved drawings, and pending ones too
     when ``settings.TRAIN_INCLUDE_PENDING`` is set; never rejected ones."""
     statuses = [Sample.Status.APPROVED]
     if settings.TRAIN_INCLUDE_PENDING:
         statuses.append(Sample.Status.PENDING)
-    x, y, _ = samples_arrays(Sample.objects.filter(status__in=statuses))
+    return Sample.objects.filter(status__in=statuses)
+
+
+def training_samples_get() -> tuple[np.ndarray, np.ndarray]:
+    """``trainable_samples()`` as ``x`` uint8 (N, 28, 28) and ``y`` uint8 (N,)."""
+    x, y, _ = samples_arrays(trainable_samples())
     return x, y

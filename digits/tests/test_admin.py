@@ -107,6 +107,7 @@ def test_the_detail_page_shows_the_drawing_large_and_the_probabilities(client, r
     assert response.status_code == 200
     assert f'src="{reverse("review:sample_drawing", args=[sample.id])}"' in html and 'width="280"' in html
     assert html.count("<tr><th>") >= 10 and "91.0%" in html and "1.0%" in html
+    assert "/media/" not in html  # the file is linked through the staff-only view
 
 
 def test_the_detail_page_edits_nothing_even_for_a_superuser(client, superuser, make_sample):

@@ -78,6 +78,8 @@ def test_a_reviewer_reaches_the_review_pages_and_sees_models(client, reviewer, s
 
     for url in page_urls(sample):
         assert client.get(url).status_code == 200, url
+    nav = client.get(reverse("review:statistics")).content.decode()
+    assert f'href="{reverse("review:queue")}">Review</a>' in nav
     assert client.get(reverse("admin:models_modelversion_changelist")).status_code == 200
     assert client.get(reverse("admin:models_modelactivation_changelist")).status_code == 200
     assert api_get(client).status_code == 200
