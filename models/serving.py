@@ -98,12 +98,13 @@ class ModelServer:
         self._loading: int | None = None
         self._failed: dict[int, str] = {}  # version id -> sha256 that failed to load
         self._tf_ready = False
+        self._watcher: threading.Thread | None = None
 
     # --- reading -----------------------------------------------------------
     def get(self) -> ServedModel:
         """The model to use for this request (load on first use)."""
         now = time.monotonic()
-        if now >= self._next_check:
+        if self._current is None or (self._watcher is None and now >= self._next_check):
             self._next_check = now + self.poll_seconds
             self._refresh(block=self._current is None)
         current = self._current
@@ -116,6 +117,28 @@ class ModelServer:
         return self._current
 
     # --- refreshing ----------------------------------------------------------
+    def watch(self) -> None:
+        """Poll from a background thread instead of from requests, so an idle
+        process too serves a newly activated version within MODEL_POLL_SECONDS
+        plus its load time (gunicorn workers call this once they start)."""
+        with self._lock:
+            if self._watcher is None:
+                self._watcher = threading.Thread(target=self._watch, name="model-watch", daemon=True)
+                self._watcher.start()
+
+    def _watch(self) -> None:
+        from django.db import close_old_connections
+
+        while True:
+            time.sleep(self.poll_seconds)
+            # This thread's connection outlives any request: drop it when the
+            # database went away, so the next poll reconnects.
+            close_old_connections()
+            try:
+                self._refresh(block=False)
+            except Exception:  # never let the watcher die
+                log.exception("Polling for the active model version failed")
+
     def _refresh(self, *, block: bool) -> None:
         from .selectors import active_model_version_get
 

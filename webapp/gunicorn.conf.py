@@ -15,10 +15,13 @@ preload_app = False
 
 
 def post_worker_init(worker):
-    if os.environ.get("WARM_MODEL_ON_START", "true").lower() == "true":
-        from models.serving import model_server
+    from models.serving import model_server
 
+    if os.environ.get("WARM_MODEL_ON_START", "true").lower() == "true":
         try:
             model_server().get()
         except Exception as exc:  # no model yet: requests answer 503 until one is active
             worker.log.warning("No model served yet: %s", exc)
+    # Poll in the background: an idle worker, too, swaps to a newly activated
+    # version within seconds, and requests never wait on the database for it.
+    model_server().watch()

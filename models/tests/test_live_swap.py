@@ -79,6 +79,10 @@ def test_two_web_processes_serve_a_new_version_within_two_seconds_then_a_rollbac
             t.join()
 
         assert not errors
+        # An idle process switches too: the first request after two quiet seconds gets the new version.
+        model_version_activate(version=v2, by="test")
+        time.sleep(2.0)
+        assert [served(port) for port in ports] == [2, 2]
         for port in ports:
             versions = [v for _, v in seen[port]]
             # 1...1 2...2 1...1: each process switched once each way, never back and forth.
