@@ -73,6 +73,7 @@ def sample_drawing(request, sample_id: int):
         file = sample.image.open("rb")
     except (FileNotFoundError, ValueError) as exc:
         raise Http404("The drawing's file is missing.") from exc
-    response = FileResponse(file, content_type="image/png")
+    content_type = "image/jpeg" if sample.image.name.lower().endswith((".jpg", ".jpeg")) else "image/png"
+    response = FileResponse(file, content_type=content_type)
     response["Cache-Control"] = "private, max-age=3600"
     return response
