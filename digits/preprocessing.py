@@ -29,7 +29,7 @@ BOX_SIZE = 20  # MNIST digits fit a 20x20 box inside the 28x28 frame
 INK_THRESHOLD = 64  # 0-255: fainter than this is paper (JPEG noise, anti-aliasing halos)
 # A drawing whose ink fits in a box smaller than this share of the image's
 # shorter side is a dot or a slip, not a digit.
-MIN_INK_SHARE = 0.06
+MIN_INK_SHARE = 0.1
 DEFAULT_MAX_PIXELS = 1024 * 1024
 FORMATS = ("PNG", "JPEG")
 DATA_URL = re.compile(r"^data:image/(png|jpeg|jpg);base64,", re.IGNORECASE)

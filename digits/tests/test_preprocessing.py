@@ -96,6 +96,13 @@ def test_it_rejects_an_empty_canvas():
         drawing_to_mnist(png_bytes(Image.new("RGB", (280, 280), "white")))
 
 
+def test_a_tap_with_the_brush_is_not_a_digit():
+    image = Image.new("RGB", (280, 280), "white")
+    ImageDraw.Draw(image).ellipse((130, 130, 152, 150), fill="black")  # the page's 20 px brush, barely moved
+    with pytest.raises(BlankDrawing):
+        drawing_to_mnist(png_bytes(image))
+
+
 def test_it_rejects_an_almost_empty_canvas():
     image = Image.new("RGB", (280, 280), "white")
     image.putpixel((140, 140), (0, 0, 0))
