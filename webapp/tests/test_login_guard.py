@@ -1,0 +1,28 @@
+"""Admin login is protected against guessing (django-axes)."""
+
+import pytest
+from django.contrib.auth.models import User
+
+
+@pytest.fixture
+def staff(db):
+    return User.objects.create_user("staffer", password="right-horse-battery", is_staff=True, is_superuser=True)
+
+
+def _login(client, password):
+    return client.post("/admin/login/?next=/admin/", {"username": "staffer", "password": password})
+
+
+def test_a_right_password_logs_in(client, staff):
+    response = _login(client, "right-horse-battery")
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+
+
+def test_five_wrong_guesses_lock_the_account_even_for_the_right_password(client, staff, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert _login(client, "wrong").status_code == 200  # the form again, with an error
+    locked = _login(client, "wrong")
+    assert locked.status_code == 429
+    after = _login(client, "right-horse-battery")
+    assert after.status_code == 429
+    assert client.get("/admin/").status_code == 302  # still not logged in
