@@ -10,6 +10,9 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _isolated_storage(settings, tmp_path):
+    # Rate limits count per address in a shared cache; tests that exercise
+    # them turn them on (digits/tests/test_rate_limits.py).
+    settings.RATELIMIT_ENABLE = False
     settings.ARTIFACT_ROOT = tmp_path / "artifacts"
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STORAGES = {

@@ -15,6 +15,7 @@ from ninja.decorators import decorate_view
 from ninja.security import APIKeyCookie
 
 from models.serving import NoModelError
+from webapp.ratelimits import rate_limited
 
 from .collect import client_id_get, client_sample_count, prompt_digit_choose
 from .models import Sample
@@ -68,7 +69,7 @@ def _error(exc: Exception) -> tuple[int, dict]:
     return status, {"detail": str(exc), "code": getattr(exc, "code", "bad_request")}
 
 
-ERRORS = {400: ErrorOut, 413: ErrorOut, 422: ErrorOut}
+ERRORS = {400: ErrorOut, 413: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 
 
 # --- predict ------------------------------------------------------------------
@@ -110,7 +111,7 @@ class PredictOut(Schema):
     response={200: PredictOut, 503: ErrorOut, **ERRORS},
     summary="Recognise a drawing, optionally with what every layer saw",
 )
-@decorate_view(body_limited)
+@decorate_view(rate_limited(group="predict", rate_setting="RATELIMIT_PREDICT"), body_limited)
 def predict(request, payload: PredictIn):
     try:
         result = drawing_predict(image=data_url_decode(payload.image), activations=payload.activations)
@@ -142,7 +143,7 @@ class SampleOut(Schema):
 
 
 @router.post("/samples", auth=csrf_protected, response={200: SampleOut, **ERRORS}, summary="Store a labelled drawing")
-@decorate_view(body_limited)
+@decorate_view(rate_limited(group="samples", rate_setting="RATELIMIT_SAMPLES"), body_limited)
 def samples_create(request, payload: SampleIn):
     client_id = client_id_get(request)
     try:

@@ -1,6 +1,7 @@
 """Per-client rate limits for the API, through django-ratelimit.
 
-A client is its anonymous session id when it has one, else its address.
+A client is its address: a session cookie is the client's to drop, so it
+cannot be what a limit counts by.  (Behind a proxy, have it set REMOTE_ADDR.)
 Counting happens in the shared cache (Redis in production); when that cache
 is unreachable the limit fails open with a log line, so drawing and storing
 keep working while Redis is down."""
@@ -18,8 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def client_key(group: str, request: HttpRequest) -> str:
-    session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-    return f"s:{session_key}" if session_key else f"ip:{request.META.get('REMOTE_ADDR', '')}"
+    return f"ip:{request.META.get('REMOTE_ADDR', '')}"
 
 
 def rate_limited(*, group: str, rate_setting: str):
