@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from digits.models import Sample
+from digits.selectors import trainable_samples
 
 from .models import TrainingRun
 
@@ -28,12 +29,9 @@ def is_held_out(sample_id: int, share: float | None = None) -> bool:
 
 
 def training_samples() -> QuerySet[Sample]:
-    """The collected drawings retraining may use: approved ones, and pending
-    ones too when TRAIN_INCLUDE_PENDING is set."""
-    statuses = [Sample.Status.APPROVED]
-    if settings.TRAIN_INCLUDE_PENDING:
-        statuses.append(Sample.Status.PENDING)
-    return Sample.objects.filter(status__in=statuses).order_by("id")
+    """The collected drawings retraining may use, in id order (the rule of
+    what counts lives in digits.selectors.trainable_samples)."""
+    return trainable_samples().order_by("id")
 
 
 def last_fine_tune_run() -> TrainingRun | None:
