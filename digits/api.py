@@ -132,7 +132,8 @@ def predict(request, payload: PredictIn):
 
 class SampleIn(Schema):
     image: str = Field(description="The drawing as a PNG or JPEG data URL, as sent to predict")
-    label: int = Field(ge=0, le=9, description="The digit the drawing shows")
+    # Strict: a JSON true, "7" or 7.0 is a client bug, not a label (true would be stored as 1).
+    label: int = Field(ge=0, le=9, strict=True, description="The digit the drawing shows")
     label_source: Sample.LabelSource = Field(description="confirmed, corrected or prompted")
 
 

@@ -31,6 +31,11 @@ INK_THRESHOLD = 64  # 0-255: fainter than this is paper (JPEG noise, anti-aliasi
 # shorter side is a dot or a slip, not a digit.
 MIN_INK_SHARE = 0.1
 DEFAULT_MAX_PIXELS = 1024 * 1024
+# Scaling pads the ink by a margin proportional to its longer side, on both
+# axes, so a thin strip (1 x 1,000,000 pixels is within the pixel limit, and
+# a few hundred bytes as a PNG) would need terabytes; the longer side is
+# capped as well.
+MAX_SIDE = 4096
 FORMATS = ("PNG", "JPEG")
 DATA_URL = re.compile(r"^data:image/(png|jpeg|jpg);base64,", re.IGNORECASE)
 
@@ -75,6 +80,8 @@ def image_to_ink(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
     width, height = image.size
     if width * height > max_pixels:
         raise ImageTooLarge(f"The image has {width}x{height} pixels; at most {max_pixels} pixels are accepted.")
+    if max(width, height) > MAX_SIDE:
+        raise ImageTooLarge(f"The image is {width}x{height} pixels; at most {MAX_SIDE} pixels on a side are accepted.")
     if width < 1 or height < 1:
         raise UnreadableImage("The image is empty.")
     try:

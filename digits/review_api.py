@@ -64,7 +64,7 @@ class QueueIn(Schema):
 
 class DecisionIn(Schema):
     action: Literal["approve", "reject", "relabel"]
-    label: int | None = Field(None, ge=0, le=9)
+    label: int | None = Field(None, ge=0, le=9, strict=True)
 
 
 class DecisionOut(Schema):
