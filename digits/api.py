@@ -17,7 +17,7 @@ from ninja.security import APIKeyCookie
 from models.serving import NoModelError
 from webapp.ratelimits import rate_limited
 
-from .collect import client_id_get, client_sample_count, prompt_digit_choose
+from .collect import client_id_get, client_id_remember, client_sample_count, prompt_digit_choose
 from .models import Sample
 from .prediction import activations_encode, drawing_predict
 from .preprocessing import BlankDrawing, DrawingError, ImageTooLarge, data_url_decode
@@ -152,6 +152,7 @@ def samples_create(request, payload: SampleIn):
         sample = sample_create(image=image, label=payload.label, label_source=payload.label_source, client_id=client_id)
     except (DrawingError, InvalidLabel) as exc:
         return _error(exc)
+    client_id_remember(request, client_id)
     return 200, {"id": sample.id, "label": sample.label, "count": client_sample_count(client_id=client_id)}
 
 

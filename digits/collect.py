@@ -23,12 +23,15 @@ def client_id_peek(request: HttpRequest) -> str | None:
 
 
 def client_id_get(request: HttpRequest) -> str:
-    """The anonymous id of this browser, kept in its session; made on first use."""
-    client_id = request.session.get(SESSION_KEY)
-    if not client_id:
-        client_id = uuid.uuid4().hex
+    """The anonymous id of this browser: the one in its session, or a new one
+    that ``client_id_remember`` keeps once a drawing was accepted (a refused
+    request leaves no session behind)."""
+    return request.session.get(SESSION_KEY) or uuid.uuid4().hex
+
+
+def client_id_remember(request: HttpRequest, client_id: str) -> None:
+    if request.session.get(SESSION_KEY) != client_id:
         request.session[SESSION_KEY] = client_id
-    return client_id
 
 
 def client_sample_count(*, client_id: str | None) -> int:

@@ -1,9 +1,12 @@
 """The one JSON API of Digit Lab (django-ninja), documented by the OpenAPI
 schema it serves at /api/openapi.json (browsable at /api/docs).
 
-Each app adds its own router here; views stay thin and call services."""
+Each app adds its own router here; views stay thin and call services.  Every
+error answer has the same shape: ``{"detail": str, "code": str}``, plus
+``errors`` (field by field) when the request did not validate."""
 
 from ninja import NinjaAPI
+from ninja.errors import ValidationError
 
 from digits.api import router as digits_router
 from digits.review_api import router as review_router
@@ -16,3 +19,13 @@ api.add_router("/digits/", digits_router)
 api.add_router("/models/", models_router)
 api.add_router("/review/", review_router)
 api.add_router("/training/", training_router)
+
+
+@api.exception_handler(ValidationError)
+def validation_failed(request, exc: ValidationError):
+    def where(error: dict) -> str:
+        return ".".join(str(part) for part in error.get("loc", ()) if part not in ("body", "payload")) or "body"
+
+    summary = "; ".join(f"{where(e)}: {e.get('msg', 'invalid')}" for e in exc.errors[:5])
+    body = {"detail": f"The request is not valid: {summary}", "code": "invalid", "errors": exc.errors}
+    return api.create_response(request, body, status=422)

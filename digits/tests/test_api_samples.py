@@ -118,3 +118,20 @@ def test_the_prompt_favours_the_focus_digits(client, settings):
     assert set(digits) <= set(range(10))
     share = sum(d in (7, 9) for d in digits) / len(digits)
     assert share > 0.5  # 0.6 + 0.4 * 2/10 = 0.68 expected; uniform would be 0.2
+
+
+def test_a_body_that_does_not_validate_gets_the_common_error_shape(post_json, seven_url, db):
+    response = post_json("/api/digits/samples", {"image": seven_url, "label": "seven", "label_source": "confirmed"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "invalid" and "label" in body["detail"] and isinstance(body["errors"], list)
+    assert not Sample.objects.exists()
+
+
+def test_a_refused_drawing_leaves_no_session_behind(post_json, active_version):
+    from django.contrib.sessions.models import Session
+
+    blank = data_url(png_bytes(Image.new("L", (280, 280), 255)))
+    response = post_json("/api/digits/samples", {"image": blank, "label": 3, "label_source": "confirmed"})
+    assert response.status_code == 422
+    assert not Session.objects.exists() and not Sample.objects.exists()
