@@ -5,6 +5,7 @@ Each app adds its own router here; views stay thin and call services.  Every
 error answer has the same shape: ``{"detail": str, "code": str}``, plus
 ``errors`` (field by field) when the request did not validate."""
 
+from django.db import InterfaceError, OperationalError
 from ninja import NinjaAPI
 from ninja.errors import ValidationError
 
@@ -12,6 +13,8 @@ from digits.api import router as digits_router
 from digits.review_api import router as review_router
 from models.api import router as models_router
 from training.api import router as training_router
+
+from .middleware import database_unavailable
 
 api = NinjaAPI(title="Digit Lab API", version="1", urls_namespace="api")
 
@@ -29,3 +32,9 @@ def validation_failed(request, exc: ValidationError):
     summary = "; ".join(f"{where(e)}: {e.get('msg', 'invalid')}" for e in exc.errors[:5])
     body = {"detail": f"The request is not valid: {summary}", "code": "invalid", "errors": exc.errors}
     return api.create_response(request, body, status=422)
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def database_down(request, exc):
+    return database_unavailable(request, exc)

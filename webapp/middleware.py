@@ -27,7 +27,13 @@ class DatabaseUnavailableMiddleware:
 
     @staticmethod
     def _unavailable(request, exc) -> JsonResponse:
-        log.error("Database unavailable for %s %s: %s", request.method, request.path, exc)
-        response = JsonResponse({"detail": "The service is temporarily unavailable; please retry."}, status=503)
-        response["Retry-After"] = "5"
-        return response
+        return database_unavailable(request, exc)
+
+
+def database_unavailable(request, exc) -> JsonResponse:
+    """The 503 answer; the API's exception handler uses it too."""
+    log.error("Database unavailable for %s %s: %s", request.method, request.path, exc)
+    body = {"detail": "The service is temporarily unavailable; please retry.", "code": "unavailable"}
+    response = JsonResponse(body, status=503)
+    response["Retry-After"] = "5"
+    return response

@@ -73,3 +73,17 @@ def test_a_missing_artifact_is_refused(register_version):
     version.artifact.storage.delete(version.artifact.name)
     with pytest.raises(ArtifactError, match="cannot be read"):
         load_version(ModelVersion.objects.get(pk=version.pk))
+
+
+@pytest.mark.django_db
+def test_the_admin_says_when_an_artifact_was_refused(active_version, register_version, server, admin_client):
+    assert server.get().version == 1
+    v2 = register_version()
+    v2.artifact.storage.delete(v2.artifact.name)  # deleted from the shared storage
+    model_version_activate(version=v2, by="test")
+    server._refresh(block=True)
+    assert server.get().version == 1  # still the last good model
+    page = admin_client.get(f"/admin/models/modelversion/{v2.pk}/change/").content.decode()
+    assert "cannot be read" in page
+    listing = admin_client.get("/admin/models/modelversion/").content.decode()
+    assert "icon-yes.svg" in listing  # the "load error" column is set for v2

@@ -87,6 +87,7 @@ def test_postgres_down_answers_503_and_loses_nothing_accepted(served_version, wo
             assert predicted.status_code in (200, 503), predicted.text  # never a 500
         finally:
             services.postgres_start()
+            connection.close()  # the test's own connection died with the server
 
         again = _retry(
             lambda: client.store(canvas_data_url(mnist.x_test[1]), int(mnist.y_test[1])),
@@ -95,7 +96,6 @@ def test_postgres_down_answers_503_and_loses_nothing_accepted(served_version, wo
         accepted.append(again.json()["id"])
     finally:
         web.stop()
-    connection.close()  # the test's own connection died with the server
     stored = set(Sample.objects.values_list("id", flat=True))
     assert set(accepted) <= stored
     assert Sample.objects.count() == 2  # the refused request stored nothing
