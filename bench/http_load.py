@@ -82,6 +82,7 @@ def prepare_database(env: dict, artifact: Path) -> None:
     subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "digitlab_bench"], check=True)
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", "digitlab_bench"], check=True)
     manage(env, "migrate", "-v0")
+    manage(env, "collectstatic", "--noinput", "-v0")
     code = (
         "import keras; from models.registry import model_version_register as r, model_version_activate as a; "
         f"m = keras.models.load_model({str(artifact)!r}, compile=False); "
@@ -239,6 +240,8 @@ def main() -> None:
         wait_until_up(f"http://127.0.0.1:{port}/api/openapi.json")
         for _ in range(20):  # every worker loads and warms its model
             predict_version(url, body.encode(), token)
+        rss = ", ".join(f"{rss_mib(pid):.0f} MiB" for pid in worker_pids(server.pid))
+        print(f"resident memory of each web worker with the model loaded: {rss}")
         print(
             f"gunicorn: {args.workers} sync workers, DEBUG off, PostgreSQL + Redis; wrk on loopback, "
             f"{args.duration}s per level; predict without activations"
