@@ -542,8 +542,9 @@
       $(id).classList.toggle("active", m === mode);
       $(id).setAttribute("aria-pressed", String(m === mode));
     }
-    $("prompt").hidden = mode !== "collect";
+    // The request shows once it names a digit (nextPrompt), never empty.
     if (mode === "collect") nextPrompt();
+    else $("prompt").hidden = true;
     if (state.last) predictSoon(0);
   }
   $("mode-free").addEventListener("click", () => setMode("free"));
