@@ -127,18 +127,30 @@ class SampleAdmin(admin.ModelAdmin):
 
     # --- columns and the detail page -----------------------------------------
 
+    @staticmethod
+    def _drawing_img(obj, size: int, extra: str = ""):
+        url = reverse("review:sample_drawing", args=[obj.id])
+        return format_html('<img src="{}" alt="drawing {}" width="{}" {}>', url, obj.id, size, extra)
+
+    @staticmethod
+    def _input_img(obj, size: int):
+        style = "image-rendering: pixelated"
+        return format_html(
+            '<img src="{}" alt="input {}" width="{}" height="{}" style="{}">',
+            pixels_data_url(obj.pixels),
+            obj.id,
+            size,
+            size,
+            style,
+        )
+
     @admin.display(description="drawing")
     def drawing_thumbnail(self, obj):
-        url = reverse("review:sample_drawing", args=[obj.id])
-        return format_html('<img src="{}" alt="drawing {}" width="56" height="56" loading="lazy">', url, obj.id)
+        return self._drawing_img(obj, 56, format_html('height="56" loading="lazy"'))
 
     @admin.display(description="28×28 input")
     def input_thumbnail(self, obj):
-        return format_html(
-            '<img src="{}" alt="input {}" width="28" height="28" style="image-rendering: pixelated">',
-            pixels_data_url(obj.pixels),
-            obj.id,
-        )
+        return self._input_img(obj, 28)
 
     @admin.display(description="confidence", ordering="confidence")
     def confidence_percent(self, obj):
@@ -146,15 +158,11 @@ class SampleAdmin(admin.ModelAdmin):
 
     @admin.display(description="drawing")
     def drawing_large(self, obj):
-        url = reverse("review:sample_drawing", args=[obj.id])
-        return format_html('<img src="{}" alt="drawing {}" width="280" style="border:1px solid #ccc">', url, obj.id)
+        return self._drawing_img(obj, 280, format_html('style="border:1px solid #ccc"'))
 
     @admin.display(description="28×28 input")
     def input_large(self, obj):
-        return format_html(
-            '<img src="{}" alt="input" width="140" height="140" style="image-rendering: pixelated">',
-            pixels_data_url(obj.pixels),
-        )
+        return self._input_img(obj, 140)
 
     @admin.display(description="image file")
     def image_file(self, obj):

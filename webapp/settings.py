@@ -24,7 +24,10 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env.bool("DEBUG", default=False)
+# On by default: a fresh clone runs (and `manage.py` works) on the embedded
+# defaults with a generated local key.  Production sets DEBUG=false and then
+# must give SECRET_KEY (docker-compose does; `check --deploy` flags DEBUG on).
+DEBUG = env.bool("DEBUG", default=True)
 
 
 def _local_secret_key() -> str:
