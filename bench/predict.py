@@ -98,13 +98,14 @@ def in_process(n: int) -> float:
     from digits.prediction import activations_encode, drawing_predict
     from digits.preprocessing import drawing_to_mnist
     from digits.tests.drawings import data_url
+    from models.model_input import model_input
     from models.serving import model_server
 
     png = canvas_png()
     served = model_server().get()
     predictor = served.predictor
     x28 = drawing_to_mnist(png)
-    batch = (x28.astype(np.float32) / 255).reshape(1, 28, 28, 1)
+    batch = model_input(x28)
 
     print(f"\nIn process (model v{served.version}, one 280x280 canvas PNG of {len(png)} bytes)")
     report("preprocessing (decode, crop, scale, centre)", *timed(lambda: drawing_to_mnist(png), n))

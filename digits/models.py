@@ -2,6 +2,8 @@ import numpy as np
 from django.conf import settings
 from django.db import models
 
+from .preprocessing import pixels_decode
+
 
 class Sample(models.Model):
     class LabelSource(models.TextChoices):
@@ -47,7 +49,7 @@ class Sample(models.Model):
 
     @property
     def array(self) -> np.ndarray:
-        return np.frombuffer(bytes(self.pixels), dtype=np.uint8).reshape(28, 28)
+        return pixels_decode(self.pixels)
 
 
 class SampleReview(models.Model):

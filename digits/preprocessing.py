@@ -154,6 +154,15 @@ def _place(crop: np.ndarray, *, scale: float, centre: tuple[float, float]) -> np
     return out
 
 
+def pixels_decode(data: bytes | memoryview) -> np.ndarray:
+    """A stored sample's ``pixels`` (784 bytes, ``drawing_to_mnist``'s output
+    in row order) back to the uint8 (28, 28) array."""
+    x = np.frombuffer(bytes(data), dtype=np.uint8)
+    if x.size != MNIST_SIZE * MNIST_SIZE:
+        raise ValueError(f"stored pixels must be {MNIST_SIZE * MNIST_SIZE} bytes, got {x.size}")
+    return x.reshape(MNIST_SIZE, MNIST_SIZE)
+
+
 def drawing_to_mnist(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """The 28x28 uint8 array the CNN sees for a PNG or JPEG drawing.
 

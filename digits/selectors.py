@@ -15,6 +15,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from .models import Sample
+from .preprocessing import pixels_decode
 
 # A prediction that differs from the label the drawing carries (samples saved
 # without a prediction never disagree).
@@ -123,7 +124,7 @@ def samples_arrays(samples: QuerySet[Sample]) -> tuple[np.ndarray, np.ndarray, n
     rows = list(samples.order_by("id").values_list("id", "pixels", "label"))
     x = np.zeros((len(rows), 28, 28), dtype=np.uint8)
     for i, (_, pixels, _) in enumerate(rows):
-        x[i] = np.frombuffer(bytes(pixels), dtype=np.uint8).reshape(28, 28)
+        x[i] = pixels_decode(pixels)
     y = np.array([label for _, _, label in rows], dtype=np.uint8)
     ids = np.array([sample_id for sample_id, _, _ in rows], dtype=np.int64)
     return x, y, ids

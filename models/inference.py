@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .model_input import model_input
+
 # Layers whose outputs the visualisation shows.
 VISIBLE_LAYER_TYPES = ("Conv2D", "MaxPooling2D", "Dense")
 
@@ -48,7 +50,7 @@ class Predictor:
         if x.shape != (28, 28):
             raise ValueError(f"expected a 28x28 array, got {x.shape}")
         if x.dtype == np.uint8:
-            x = x.astype(np.float32) / 255.0
+            return model_input(x)
         return x.astype(np.float32, copy=False).reshape(1, 28, 28, 1)
 
     def predict(self, x28: np.ndarray, *, activations: bool = False) -> Prediction:
@@ -61,10 +63,7 @@ class Predictor:
 
     def predict_batch(self, x: np.ndarray) -> np.ndarray:
         """Probabilities for a batch of (N, 28, 28) images, for evaluation."""
-        x = np.asarray(x)
-        if x.dtype == np.uint8:
-            x = x.astype(np.float32) / 255.0
-        return self.model.predict(x.reshape(-1, 28, 28, 1), batch_size=1024, verbose=0)
+        return self.model.predict(model_input(x), batch_size=1024, verbose=0)
 
     def warm_up(self) -> None:
         blank = np.zeros((28, 28), np.float32)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from models.model_input import model_input
+
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int = 10) -> np.ndarray:
     """Rows are the true digit, columns the predicted one."""
@@ -32,6 +34,5 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, prefix: str) 
 
 
 def evaluate_mnist(model, x_test: np.ndarray, y_test: np.ndarray) -> dict:
-    x = x_test.astype(np.float32).reshape(-1, 28, 28, 1) / 255.0
-    y_pred = model.predict(x, batch_size=1024, verbose=0).argmax(axis=1)
+    y_pred = model.predict(model_input(x_test), batch_size=1024, verbose=0).argmax(axis=1)
     return classification_metrics(y_test, y_pred, "mnist")

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 from django.conf import settings
 
+from models.model_input import model_input
+
 from .augment import AugmentConfig
 from .evaluation import classification_metrics
 from .train import EpochCallback
@@ -139,8 +141,7 @@ def fine_tune(model, data: TrainingSet, config: FineTuneConfig, *, on_epoch: Epo
 def predict_digits(model, x: np.ndarray) -> np.ndarray:
     if not len(x):
         return np.zeros((0,), np.int64)
-    batch = x.astype(np.float32).reshape(-1, 28, 28, 1) / 255.0
-    return model.predict(batch, batch_size=1024, verbose=0).argmax(axis=1)
+    return model.predict(model_input(x), batch_size=1024, verbose=0).argmax(axis=1)
 
 
 def evaluate(model, *, mnist_x: np.ndarray, mnist_y: np.ndarray, heldout_x: np.ndarray, heldout_y: np.ndarray) -> dict:

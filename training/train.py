@@ -59,6 +59,8 @@ def make_dataset(
     """A shuffled, batched, augmented tf.data pipeline of float images."""
     import tensorflow as tf
 
+    from models.model_input import INPUT_SHAPE, model_input
+
     from .augment import make_augmenter
 
     images = x.reshape(-1, 28, 28, 1)
@@ -68,7 +70,8 @@ def make_dataset(
     augmenter = make_augmenter(augment, seed) if augment else None
 
     def prepare(img, *rest):
-        img = tf.cast(img, tf.float32) / 255.0
+        img = tf.numpy_function(model_input, [img], tf.float32, stateful=False)
+        img.set_shape((None, *INPUT_SHAPE))
         if augmenter is not None:
             img = augmenter(img)
         return (img, *rest)

@@ -12,6 +12,7 @@ from digits.preprocessing import (
     UnreadableImage,
     data_url_decode,
     drawing_to_mnist,
+    pixels_decode,
 )
 
 from .drawings import data_url, png_bytes, seven_png
@@ -163,3 +164,10 @@ def test_a_canvas_is_preprocessed_in_well_under_2_ms():
         drawing_to_mnist(png)
         times.append(time.perf_counter() - start)
     assert np.median(times) < 0.002
+
+
+def test_stored_pixels_decode_to_the_array_that_was_stored():
+    x = drawing_to_mnist(seven_png(**LARGE_CENTRED))
+    assert np.array_equal(pixels_decode(memoryview(x.tobytes())), x)
+    with pytest.raises(ValueError):
+        pixels_decode(x.tobytes()[:-1])
