@@ -111,7 +111,10 @@ class PredictOut(Schema):
     response={200: PredictOut, 503: ErrorOut, **ERRORS},
     summary="Recognise a drawing, optionally with what every layer saw",
 )
-@decorate_view(rate_limited(group="predict", rate_setting="RATELIMIT_PREDICT"), body_limited)
+@decorate_view(
+    rate_limited(group="predict", rate_setting="RATELIMIT_PREDICT", address_rate_setting="RATELIMIT_PREDICT_ADDRESS"),
+    body_limited,
+)
 def predict(request, payload: PredictIn):
     try:
         result = drawing_predict(image=data_url_decode(payload.image), activations=payload.activations)
@@ -144,7 +147,10 @@ class SampleOut(Schema):
 
 
 @router.post("/samples", auth=csrf_protected, response={200: SampleOut, **ERRORS}, summary="Store a labelled drawing")
-@decorate_view(rate_limited(group="samples", rate_setting="RATELIMIT_SAMPLES"), body_limited)
+@decorate_view(
+    rate_limited(group="samples", rate_setting="RATELIMIT_SAMPLES", address_rate_setting="RATELIMIT_SAMPLES_ADDRESS"),
+    body_limited,
+)
 def samples_create(request, payload: SampleIn):
     client_id = client_id_get(request)
     try:

@@ -1,14 +1,23 @@
-"""gunicorn settings for production (docker-compose) and the HTTP benchmarks."""
+"""gunicorn settings for production (docker-compose) and the HTTP benchmarks.
+
+Every value comes from webapp/settings.py, which reads the environment."""
 
 import os
 
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+
+from django.conf import settings  # noqa: E402  (settings only; no app is loaded in the master)
+
+bind = settings.GUNICORN_BIND
+workers = settings.WEB_CONCURRENCY
+threads = settings.GUNICORN_THREADS
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = 30
 keepalive = 5
-accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
+accesslog = settings.GUNICORN_ACCESSLOG
+# The proxies Django believes about the client (TRUSTED_PROXIES) are the ones
+# gunicorn believes about the scheme; with none, only a local proxy.
+forwarded_allow_ips = ",".join(settings.TRUSTED_PROXIES) or "127.0.0.1,::1"
 # Each worker loads the served model itself, after the fork (TensorFlow must
 # never be initialised in a parent that forks), and warms it before serving.
 preload_app = False
@@ -17,7 +26,7 @@ preload_app = False
 def post_worker_init(worker):
     from models.serving import model_server
 
-    if os.environ.get("WARM_MODEL_ON_START", "true").lower() == "true":
+    if settings.WARM_MODEL_ON_START:
         try:
             model_server().get()
         except Exception as exc:  # no model yet: requests answer 503 until one is active

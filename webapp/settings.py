@@ -6,6 +6,7 @@ Python.  Production sets DATABASE_URL, CELERY_BROKER_URL, CACHE_URL and
 SECRET_KEY; an unexpected value is an error, not a silent default.
 """
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -120,13 +121,36 @@ AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "webapp.clients.client_address"  # behind the proxy, the client's own address
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
-# Per-client rate limits (django-ratelimit, counted in the shared cache).
+# Reverse proxies whose X-Forwarded-For names the client (webapp/clients.py):
+# their addresses or networks, or "*" where only proxies can reach the web
+# processes (docker-compose's private network).  Empty: no proxy, the
+# connecting address is the client.  gunicorn's forwarded_allow_ips follows.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)  # proxies in front, each appending to the header
+if TRUSTED_PROXY_COUNT < 1:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be at least 1")
+for _proxy in TRUSTED_PROXIES:
+    if _proxy != "*":
+        try:
+            ipaddress.ip_network(_proxy, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an address or network") from exc
+
+# Rate limits (django-ratelimit, counted in the shared cache; webapp/ratelimits.py):
+# per browser, and a ceiling per client address that many people may share.
+# A person drawing sends up to about 10 predictions a second; 2000/s per
+# address lets 200 people behind one NAT draw at once (and a benchmark reach
+# 1500 req/s from loopback), while a script keeping one session is held to 20/s.
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 RATELIMIT_PREDICT = env.str("RATELIMIT_PREDICT", default="20/s")
+RATELIMIT_PREDICT_ADDRESS = env.str("RATELIMIT_PREDICT_ADDRESS", default="2000/s")
 RATELIMIT_SAMPLES = env.str("RATELIMIT_SAMPLES", default="60/m")
+RATELIMIT_SAMPLES_ADDRESS = env.str("RATELIMIT_SAMPLES_ADDRESS", default="1200/m")
+RATELIMIT_FAIL_OPEN = True  # Redis unreachable: serve rather than refuse everyone
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -239,6 +263,13 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+
+# --- gunicorn (webapp/gunicorn.conf.py reads these) -------------------------
+GUNICORN_BIND = env.str("GUNICORN_BIND", default="0.0.0.0:8000")
+WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=2)  # worker processes
+GUNICORN_THREADS = env.int("GUNICORN_THREADS", default=1)  # more than 1: gthread workers
+GUNICORN_ACCESSLOG = env.str("GUNICORN_ACCESSLOG", default="") or None  # "-" logs requests to stdout
+WARM_MODEL_ON_START = env.bool("WARM_MODEL_ON_START", default=True)  # load the model before the first request
 
 LOGGING = {
     "version": 1,

@@ -1,8 +1,10 @@
-"""Per-client rate limits on predict and on storing drawings answer 429
-with a JSON message, and a refused drawing is not stored."""
+"""Rate limits on predict and on storing drawings: per browser, with a
+ceiling per client address; past either, 429 with a JSON message and
+Retry-After, and a refused drawing is not stored."""
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 
 from digits.models import Sample
 
@@ -11,10 +13,23 @@ from digits.models import Sample
 def limited(settings):
     settings.RATELIMIT_ENABLE = True
     settings.RATELIMIT_SAMPLES = "3/m"
+    settings.RATELIMIT_SAMPLES_ADDRESS = "100/m"
     settings.RATELIMIT_PREDICT = "4/m"
+    settings.RATELIMIT_PREDICT_ADDRESS = "10/m"
     cache.clear()
     yield
     cache.clear()
+
+
+def _browser(token: str) -> Client:
+    """A browser that loaded the page: it carries its own CSRF cookie."""
+    browser = Client()
+    browser.cookies["csrftoken"] = token
+    return browser
+
+
+def _predict(browser: Client, image: str, **extra) -> int:
+    return browser.post("/api/digits/predict", {"image": image}, content_type="application/json", **extra).status_code
 
 
 def test_storing_past_the_limit_answers_429_and_stores_nothing(limited, active_version, post_json, seven_url):
@@ -24,6 +39,7 @@ def test_storing_past_the_limit_answers_429_and_stores_nothing(limited, active_v
     ]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert answers[-1].json()["code"] == "rate_limited" and "3/m" in answers[-1].json()["detail"]
+    assert 1 <= int(answers[-1]["Retry-After"]) <= 60  # the rest of the minute's window
     assert Sample.objects.count() == 1  # three accepted repeats of one drawing: one sample
 
 
@@ -32,8 +48,40 @@ def test_predict_past_the_limit_answers_429(limited, active_version, post_json, 
     assert codes == [200, 200, 200, 200, 429, 429]
 
 
+def test_each_browser_has_its_own_limit_behind_one_address(limited, active_version, seven_url):
+    first, second = _browser("a" * 32), _browser("b" * 32)
+    assert [_predict(first, seven_url) for _ in range(5)] == [200, 200, 200, 200, 429]
+    assert [_predict(second, seven_url) for _ in range(4)] == [200, 200, 200, 200]
+
+
+def test_the_address_ceiling_stops_a_script_that_invents_browsers(limited, active_version, seven_url):
+    codes = [_predict(_browser(f"{i:032d}"), seven_url) for i in range(12)]
+    assert codes == [200] * 10 + [429, 429]
+    detail = _browser("z" * 32).post("/api/digits/predict", {"image": seven_url}, content_type="application/json")
+    assert "per address" in detail.json()["detail"]
+    # Another address has its own ceiling.
+    assert _predict(_browser("y" * 32), seven_url, REMOTE_ADDR="10.1.2.3") == 200
+
+
+def test_refusals_of_one_browser_do_not_use_up_the_address_ceiling(limited, active_version, seven_url):
+    hammering = _browser("h" * 32)
+    codes = [_predict(hammering, seven_url) for _ in range(30)]
+    assert codes.count(200) == 4  # its own limit
+    # 4 of the address's 10 were used; six other people still get answers.
+    assert [_predict(_browser(f"{i:032d}"), seven_url) for i in range(6)] == [200] * 6
+
+
 def test_limits_count_per_client_address(limited, active_version, post_json, seven_url):
     for _ in range(4):
         post_json("/api/digits/predict", {"image": seven_url})
     assert post_json("/api/digits/predict", {"image": seven_url}).status_code == 429
     assert post_json("/api/digits/predict", {"image": seven_url}, REMOTE_ADDR="10.1.2.3").status_code == 200
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(limited, settings, active_version, seven_url):
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    proxy = Client()  # every request arrives from the proxy's address, without a cookie
+    for _ in range(4):
+        assert _predict(proxy, seven_url, HTTP_X_FORWARDED_FOR="203.0.113.7") == 200
+    assert _predict(proxy, seven_url, HTTP_X_FORWARDED_FOR="203.0.113.7") == 429
+    assert _predict(proxy, seven_url, HTTP_X_FORWARDED_FOR="203.0.113.8") == 200

@@ -26,3 +26,23 @@ def test_five_wrong_guesses_lock_the_account_even_for_the_right_password(client,
     after = _login(client, "right-horse-battery")
     assert after.status_code == 429
     assert client.get("/admin/").status_code == 302  # still not logged in
+
+
+def test_behind_the_proxy_one_client_cannot_lock_out_another(client, staff, settings):
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    guesses = [
+        client.post(
+            "/admin/login/?next=/admin/",
+            {"username": "staffer", "password": "wrong"},
+            HTTP_X_FORWARDED_FOR="203.0.113.66",
+        ).status_code
+        for _ in range(settings.AXES_FAILURE_LIMIT)
+    ]
+    assert guesses[-1] == 429  # the guessing client is locked out
+    assert _login(client, "wrong").status_code == 200  # another client behind the proxy: not locked
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": "staffer", "password": "right-horse-battery"},
+        HTTP_X_FORWARDED_FOR="198.51.100.20",
+    )
+    assert response.status_code == 302

@@ -36,7 +36,10 @@
     inFlight: false,
     again: false,
     seq: 0,
-    last: null, // {image, digit}
+    last: null, // {image, digit, revision}
+    revision: 0, // bumped at every change of the drawing
+    notBefore: 0, // no prediction is sent before this time (Retry-After)
+    failures: 0, // network errors in a row, for the back-off
     mode: "free",
     promptDigit: null,
     modelVersion: null,
@@ -100,6 +103,7 @@
     state.strokes.push(state.drawing);
     hideThanks();
     redraw();
+    drawingChanged();
   });
 
   pad.addEventListener("pointermove", (event) => {
@@ -107,6 +111,7 @@
     const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
     for (const e of events.length ? events : [event]) state.drawing.push(padPoint(e));
     redraw();
+    drawingChanged();
     schedulePredict();
   });
 
@@ -122,11 +127,13 @@
   $("undo").addEventListener("click", () => {
     state.strokes.pop();
     redraw();
+    drawingChanged();
     state.strokes.length ? predictSoon(0) : showBlank();
   });
   $("clear").addEventListener("click", () => {
     state.strokes = [];
     redraw();
+    drawingChanged();
     showBlank();
   });
 
@@ -136,6 +143,8 @@
   }
 
   function predictSoon(delay) {
+    // Never before a Retry-After the server asked for.
+    delay = Math.max(delay, state.notBefore - Date.now());
     clearTimeout(state.timer);
     state.timer = setTimeout(() => {
       state.timer = null;
@@ -156,7 +165,30 @@
     } catch (_) {
       data = { detail: `The server answered ${response.status}.` };
     }
-    return { ok: response.ok, status: response.status, data };
+    const retryAfter = parseFloat(response.headers.get("Retry-After"));
+    return { ok: response.ok, status: response.status, data, retryAfter: retryAfter > 0 ? retryAfter : 1 };
+  }
+
+  // The answer on screen is for the drawing as it is now, or it is marked
+  // pending (dimmed, labelling disabled) until that answer arrives.
+  function drawingChanged() {
+    state.revision++;
+    showPending();
+  }
+
+  function showPending() {
+    const pending = state.last !== null && state.last.revision !== state.revision;
+    document.querySelector(".result-card").classList.toggle("pending", pending);
+    for (const button of document.querySelectorAll("#labelling button, #collect-save button")) button.disabled = pending;
+  }
+
+  // 429 (too many requests), 503 or no answer at all: try the latest drawing
+  // again after Retry-After (or a growing pause when the server is unreachable).
+  function retryLater(seconds, text) {
+    state.notBefore = Date.now() + seconds * 1000;
+    showPending();
+    setStatus(text, true);
+    predictSoon(0);
   }
 
   async function predict() {
@@ -167,16 +199,20 @@
     }
     state.inFlight = true;
     const seq = ++state.seq;
+    const revision = state.revision;
     const image = pad.toDataURL("image/png");
     try {
-      const { ok, data } = await postJSON("/api/digits/predict", { image, activations: true });
+      const { ok, status, data, retryAfter } = await postJSON("/api/digits/predict", { image, activations: true });
+      state.failures = 0;
       if (seq !== state.seq) return;
       if (!state.strokes.length) showBlank();
-      else if (ok) showPrediction(data, image);
+      else if (status === 429 || status === 503) retryLater(retryAfter, "Busy: the answer follows in a moment.");
+      else if (ok) showPrediction(data, image, revision);
       else if (data.code === "blank") showBlank();
       else setStatus(detailText(data), true);
     } catch (err) {
-      setStatus("Cannot reach the server; retrying when you draw again.", true);
+      const pause = Math.min(2 ** state.failures++, 10);
+      if (seq === state.seq) retryLater(pause, "Cannot reach the server; trying again.");
     } finally {
       state.inFlight = false;
       if (state.again) {
@@ -200,6 +236,7 @@
   function showBlank() {
     state.last = null;
     state.seq++;
+    showPending();
     $("digit").textContent = "?";
     $("confidence").textContent = "";
     renderBars(null);
@@ -208,8 +245,9 @@
     setStatus(state.strokes.length ? "Draw a digit first: that is hardly anything." : "Draw a digit first.", state.strokes.length > 0);
   }
 
-  function showPrediction(data, image) {
-    state.last = { image, digit: data.digit };
+  function showPrediction(data, image, revision) {
+    state.last = { image, digit: data.digit, revision };
+    showPending();
     $("digit").textContent = data.digit;
     $("confidence").textContent = `${(data.confidence * 100).toFixed(1)}% sure`;
     renderBars(data.probabilities);
@@ -485,7 +523,7 @@
   $("save-prompted").addEventListener("click", () => state.last && save(state.promptDigit, "prompted"));
 
   async function save(label, labelSource) {
-    if (state.saving || !state.last) return;
+    if (state.saving || !state.last || state.last.revision !== state.revision) return;
     state.saving = true;
     const predicted = state.last.digit;
     try {
@@ -503,6 +541,7 @@
       showThanks(`Thank you! Saved as a ${label}: drawing number ${data.count} from you.${agreed}`);
       state.strokes = [];
       redraw();
+      drawingChanged();
       showBlank();
       setStatus("Draw another digit.");
       if (state.mode === "collect") nextPrompt();
