@@ -110,8 +110,7 @@ def submit_and_approve_by_services(drawings) -> tuple[list[int], str]:
     from django.contrib.auth import get_user_model
 
     from digits.models import Sample
-    from digits.review import samples_review_bulk
-    from digits.services import sample_create
+    from digits.services import sample_create, samples_review_bulk
 
     ids = [
         sample_create(image=png, label=label, label_source=Sample.LabelSource.PROMPTED, client_id="experiment").pk
@@ -136,10 +135,10 @@ def main() -> None:
     django.setup()
     import keras
     from django.core.management import call_command
-    from django.db.models import F
 
     from bench.canvas_digits import drawings
     from digits.models import Sample
+    from digits.selectors import DISAGREES
     from models.registry import model_version_activate, model_version_register
     from models.serving import read_model
     from training.datasets import load_mnist
@@ -160,7 +159,7 @@ def main() -> None:
 
     started = time.monotonic()
     ids, via = submit_and_approve(drawings(args.drawings, seed=1))
-    wrong = Sample.objects.filter(pk__in=ids, status="approved").exclude(predicted=F("label")).count()
+    wrong = Sample.objects.filter(pk__in=ids, status="approved").filter(DISAGREES).count()
     print(f"Submitted and approved {len(ids)} drawings {via} in {time.monotonic() - started:.0f}s; v1 misread {wrong}")
 
     log = open(work / "worker.log", "w")  # noqa: SIM115 -- closed below

@@ -3,15 +3,16 @@ from datetime import date
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import F
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from webapp.staff import staff_allowed
+
 from .export import samples_export_npz_bytes
 from .models import Sample, SampleReview
-from .review import ReviewError, samples_review_bulk
-from .selectors import DISAGREES
+from .selectors import AGREES, DISAGREES
+from .services import ReviewError, samples_review_bulk
 from .thumbnails import pixels_data_url
 
 DIGITS = [(d, str(d)) for d in range(10)]
@@ -28,7 +29,7 @@ class DisagreementFilter(admin.SimpleListFilter):
         if self.value() == "yes":
             return queryset.filter(DISAGREES)
         if self.value() == "no":
-            return queryset.filter(predicted=F("label"))
+            return queryset.filter(AGREES)
         return queryset
 
 
@@ -123,7 +124,7 @@ class SampleAdmin(admin.ModelAdmin):
         return False
 
     def has_review_permission(self, request) -> bool:
-        return request.user.has_perm("digits.review_sample")
+        return staff_allowed(request.user, "digits.review_sample")
 
     # --- columns and the detail page -----------------------------------------
 

@@ -17,16 +17,19 @@ from django.utils import timezone
 from .models import Sample
 from .preprocessing import pixels_decode
 
-# A prediction that differs from the label the drawing carries (samples saved
-# without a prediction never disagree).
-DISAGREES = Q(predicted__isnull=False) & ~Q(predicted=F("label"))
+# The one definition of "the prediction disagrees with the label": the
+# served model predicted another digit than the label the drawing carries.
+# Samples saved without a prediction neither disagree nor agree.
+HAS_PREDICTION = Q(predicted__isnull=False)
+DISAGREES = HAS_PREDICTION & ~Q(predicted=F("label"))
+AGREES = HAS_PREDICTION & ~DISAGREES
 # The queue shows oldest first, so drawings are reviewed in the order they came.
 QUEUE_ORDER = ("created_at", "id")
 
 
-def samples_disagreeing(samples: QuerySet[Sample] | None = None) -> QuerySet[Sample]:
-    samples = Sample.objects.all() if samples is None else samples
-    return samples.filter(predicted__isnull=False).exclude(predicted=F("label"))
+def with_disagrees(samples: QuerySet[Sample]) -> QuerySet[Sample]:
+    """``samples`` with a boolean ``disagrees`` on each row."""
+    return samples.annotate(disagrees=ExpressionWrapper(DISAGREES, output_field=BooleanOutput()))
 
 
 # --- the review queue -------------------------------------------------------
@@ -35,14 +38,18 @@ def samples_disagreeing(samples: QuerySet[Sample] | None = None) -> QuerySet[Sam
 def review_queue(*, disagreements_first: bool = False, exclude: Iterable[int] = ()) -> QuerySet[Sample]:
     """Pending drawings in the order a reviewer sees them, leaving out those in
     ``exclude`` (already on the reviewer's screen, or being decided)."""
-    samples = Sample.objects.filter(status=Sample.Status.PENDING).select_related("model_version")
+    samples = with_disagrees(Sample.objects.filter(status=Sample.Status.PENDING).select_related("model_version"))
     exclude = list(exclude)
     if exclude:
         samples = samples.exclude(id__in=exclude)
     if disagreements_first:
-        samples = samples.alias(disagrees=ExpressionWrapper(DISAGREES, output_field=BooleanOutput()))
         return samples.order_by(F("disagrees").desc(), *QUEUE_ORDER)
     return samples.order_by(*QUEUE_ORDER)
+
+
+def review_sample_get(*, sample_id: int) -> Sample | None:
+    """One drawing as the review queue shows it (with ``disagrees``)."""
+    return with_disagrees(Sample.objects.select_related("model_version")).filter(id=sample_id).first()
 
 
 @dataclass(frozen=True)

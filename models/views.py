@@ -1,12 +1,12 @@
-from django.contrib.admin.views.decorators import staff_member_required
 from django.shortcuts import render
 
 from training.selectors import training_run_latest, training_run_list
+from webapp.staff import staff_page
 
 from .selectors import activation_history, model_version_list_with_drawings
 
 
-@staff_member_required
+@staff_page()
 def models_page(request):
     """Versions with metrics and lineage, the run in progress, and who served what when."""
     return render(

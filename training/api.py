@@ -3,11 +3,12 @@
 from datetime import datetime
 
 from ninja import Router, Schema
-from ninja.security import django_auth_is_staff
+
+from webapp.staff import StaffAuth
 
 from .selectors import training_run_latest
 
-router = Router(tags=["training"], auth=django_auth_is_staff)
+router = Router(tags=["training"], auth=StaffAuth())
 
 
 class RunOut(Schema):

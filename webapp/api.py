@@ -10,7 +10,7 @@ from ninja import NinjaAPI
 from ninja.errors import ValidationError
 
 from digits.api import router as digits_router
-from digits.review_api import router as review_router
+from digits.review.api import router as review_router
 from models.api import router as models_router
 from training.api import router as training_router
 

@@ -8,7 +8,7 @@ from .api import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
-    path("review/", include("digits.review_urls")),
+    path("review/", include("digits.review.urls")),
     path("models/", models_page, name="models-page"),
     path("", include("digits.urls")),
 ]

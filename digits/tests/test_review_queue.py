@@ -44,7 +44,7 @@ def test_the_page_shows_the_counter_and_the_shortcuts(rita, three):
     assert '<strong id="remaining-count">3</strong>' in html
     assert '<span id="remaining-disagreements">1</span>' in html
     assert 'data-key="a"' in html and 'data-key="u"' in html and 'data-key="9"' in html
-    assert "digits/review.js" in html
+    assert "digits/review/review.js" in html
 
 
 def test_the_queue_gives_the_oldest_first_and_leaves_out_what_the_page_holds(rita, three):

@@ -5,16 +5,6 @@ import pytest
 from django.utils import timezone
 
 from digits.models import Sample, SampleReview
-from digits.review import (
-    NothingToUndo,
-    ReviewError,
-    SampleAlreadyReviewed,
-    review_undo,
-    sample_approve,
-    sample_reject,
-    sample_relabel,
-    samples_review_bulk,
-)
 from digits.selectors import (
     approved_samples_get,
     confusion_matrix_get,
@@ -24,6 +14,16 @@ from digits.selectors import (
     sample_counts_by_label_and_status,
     sample_counts_per_day,
     training_samples_get,
+)
+from digits.services import (
+    NothingToUndo,
+    ReviewError,
+    SampleAlreadyReviewed,
+    review_undo,
+    sample_approve,
+    sample_reject,
+    sample_relabel,
+    samples_review_bulk,
 )
 
 

@@ -32,8 +32,7 @@ from PIL import Image
 from werkzeug.test import Client as WsgiClient
 
 from digits.models import Sample, SampleReview
-from digits.review import sample_decide
-from digits.services import sample_create
+from digits.services import sample_create, sample_decide
 from digits.tests.drawings import data_url, png_bytes, seven_png
 from training.models import TrainingRun
 from webapp.wsgi import application

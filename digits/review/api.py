@@ -10,25 +10,14 @@ from typing import Literal
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from ninja import Field, Query, Router, Schema
-from ninja.security import SessionAuth
 
-from .models import Sample
-from .review import NothingToUndo, ReviewError, SampleAlreadyReviewed, review_undo, sample_decide
-from .selectors import review_queue, review_queue_counts
-from .thumbnails import pixels_data_url
+from digits.models import Sample
+from digits.selectors import review_queue, review_queue_counts, review_sample_get
+from digits.services import NothingToUndo, ReviewError, SampleAlreadyReviewed, review_undo, sample_decide
+from digits.thumbnails import pixels_data_url
+from webapp.staff import StaffAuth
 
-
-class ReviewerAuth(SessionAuth):
-    """The session's user, if staff and allowed to review (checks CSRF on writes)."""
-
-    def authenticate(self, request, key):
-        user = request.user
-        if user.is_authenticated and user.is_staff and user.has_perm("digits.review_sample"):
-            return user
-        return None
-
-
-router = Router(tags=["review"], auth=ReviewerAuth())
+router = Router(tags=["review"], auth=StaffAuth("digits.review_sample"))
 
 
 class SampleOut(Schema):
@@ -77,6 +66,7 @@ class ErrorOut(Schema):
 
 
 def _sample_out(sample: Sample) -> dict:
+    """``sample`` as a selector of the review queue reads it (with ``disagrees``)."""
     return {
         **{f: getattr(sample, f) for f in ("id", "label", "label_source", "predicted", "confidence", "status")},
         "drawing_url": reverse("review:sample_drawing", args=[sample.id]),
@@ -84,7 +74,7 @@ def _sample_out(sample: Sample) -> dict:
         "probabilities": sample.probabilities or [],
         "model_version": sample.model_version.version if sample.model_version else None,
         "created_at": sample.created_at,
-        "disagrees": sample.predicted is not None and sample.predicted != sample.label,
+        "disagrees": sample.disagrees,
     }
 
 
@@ -110,14 +100,14 @@ def queue(request, params: Query[QueueIn]):
 def decide(request, sample_id: int, decision: DecisionIn):
     sample = get_object_or_404(Sample, id=sample_id)
     try:
-        sample = sample_decide(
+        sample_decide(
             sample=sample, action=decision.action, label=decision.label, reviewer=request.auth, only_if_pending=True
         )
     except SampleAlreadyReviewed as exc:
         return 409, {"detail": str(exc)}
     except ReviewError as exc:
         return 400, {"detail": str(exc)}
-    return 200, {"sample": _sample_out(sample), "counts": _counts()}
+    return 200, {"sample": _sample_out(review_sample_get(sample_id=sample_id)), "counts": _counts()}
 
 
 @router.post(
@@ -133,4 +123,4 @@ def undo(request):
         return 404, {"detail": str(exc)}
     except SampleAlreadyReviewed as exc:
         return 409, {"detail": str(exc)}
-    return 200, {"sample": _sample_out(sample), "counts": _counts()}
+    return 200, {"sample": _sample_out(review_sample_get(sample_id=sample.id)), "counts": _counts()}

@@ -1,47 +1,28 @@
 """Staff pages beyond the stock admin: the review queue and the statistics,
 and the stored drawings they show (which are not public files)."""
 
-from functools import wraps
-
-from django.contrib.admin.views.decorators import staff_member_required
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, render
 
-from .models import Sample
-from .selectors import (
+from digits.models import Sample
+from digits.selectors import (
     confusion_matrix_get,
     disagreement_get,
     review_queue_counts,
     sample_counts_by_label_and_status,
     sample_counts_per_day,
 )
+from webapp.staff import staff_page
 
 
-def staff_with_perm(perm: str):
-    """Anonymous users (and users who are not staff) go to the login page;
-    staff without ``perm`` get a 403."""
-
-    def decorator(view):
-        @wraps(view)
-        def wrapped(request, *args, **kwargs):
-            if not request.user.has_perm(perm):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return staff_member_required(wrapped)
-
-    return decorator
-
-
-@staff_with_perm("digits.review_sample")
+@staff_page("digits.review_sample")
 def queue(request):
     counts = review_queue_counts()
     disagreements_first = request.GET.get("disagreements") == "first"
     return render(request, "digits/review/queue.html", {"counts": counts, "disagreements_first": disagreements_first})
 
 
-@staff_with_perm("digits.view_sample")
+@staff_page("digits.view_sample")
 def statistics(request):
     matrix = confusion_matrix_get()
     context = {
@@ -66,7 +47,7 @@ def _heat_rows(matrix: list[list[int]]) -> list[dict]:
     return rows
 
 
-@staff_with_perm("digits.view_sample")
+@staff_page("digits.view_sample")
 def sample_drawing(request, sample_id: int):
     sample = get_object_or_404(Sample, id=sample_id)
     try:
