@@ -1,8 +1,11 @@
 import numpy as np
 from django.conf import settings
 from django.db import models
+from django.db.models import ExpressionWrapper, F, Q
 
 from .preprocessing import pixels_decode
+
+PENDING = Q(status="pending")
 
 
 class Sample(models.Model):
@@ -34,9 +37,29 @@ class Sample(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # The one definition of "the prediction disagrees with the label": a
+    # column the database computes and stores, so the queue and the filters
+    # can index it (drawings stored without a prediction never disagree).
+    disagrees = models.GeneratedField(
+        expression=ExpressionWrapper(
+            Q(predicted__isnull=False) & ~Q(predicted=F("label")), output_field=models.BooleanField()
+        ),
+        output_field=models.BooleanField(),
+        db_persist=True,
+    )
+    # How far the model's top probability was ahead of the second: small
+    # means it hesitated (a review order by uncertainty reads an index on it).
+    margin = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # The review queue reads only pending drawings, in each of its
+            # orders; these stay as small as the queue, whatever the table holds.
+            models.Index(fields=["id"], condition=PENDING, name="sample_queue_oldest"),
+            models.Index(fields=["-disagrees", "id"], condition=PENDING, name="sample_queue_disagreeing"),
+            models.Index(fields=["margin", "id"], condition=PENDING, name="sample_queue_uncertain"),
+        ]
         constraints = [
             # A double click or a retry of the same drawing is one sample.
             models.UniqueConstraint(fields=["client_id", "image_sha256"], name="one_sample_per_drawing_and_client"),
@@ -46,6 +69,14 @@ class Sample(models.Model):
 
     def __str__(self) -> str:
         return f"sample {self.id} ({self.label}, {self.status})"
+
+    @staticmethod
+    def margin_of(probabilities: list[float]) -> float | None:
+        """Top probability minus the second: how sure the model was over its runner-up."""
+        if len(probabilities) < 2:
+            return None
+        first, second = sorted(probabilities, reverse=True)[:2]
+        return float(first - second)
 
     @property
     def array(self) -> np.ndarray:
@@ -78,3 +109,37 @@ class SampleReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} sample {self.sample_id}"
+
+
+class SampleTally(models.Model):
+    """How many drawings carry each status, label and prediction, kept in step
+    with every drawing stored, decided on or deleted, in the same transaction
+    (digits/tallies.py), so counts never recount the samples table.  At most
+    3 x 10 x 11 rows."""
+
+    NO_PREDICTION = -1
+
+    status = models.CharField(max_length=16, choices=Sample.Status.choices)
+    label = models.PositiveSmallIntegerField()
+    predicted = models.SmallIntegerField()  # NO_PREDICTION for drawings stored without one
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["status", "label", "predicted"], name="one_tally_per_key")]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.label}/{self.predicted}: {self.n}"
+
+
+class SampleDayTally(models.Model):
+    """Drawings collected per day (UTC) and status, kept like ``SampleTally``."""
+
+    day = models.DateField()
+    status = models.CharField(max_length=16, choices=Sample.Status.choices)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "status"], name="one_day_tally_per_key")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.status}: {self.n}"

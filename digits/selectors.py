@@ -9,47 +9,60 @@ from datetime import date, timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db.models import BooleanField as BooleanOutput
-from django.db.models import Count, ExpressionWrapper, F, Q, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
-from .models import Sample
+from .models import Sample, SampleDayTally, SampleTally
 from .preprocessing import pixels_decode
 
-# The one definition of "the prediction disagrees with the label": the
-# served model predicted another digit than the label the drawing carries.
+# "The prediction disagrees with the label" is defined once, as the stored
+# column Sample.disagrees (the database computes it); these name it for filters.
 # Samples saved without a prediction neither disagree nor agree.
-HAS_PREDICTION = Q(predicted__isnull=False)
-DISAGREES = HAS_PREDICTION & ~Q(predicted=F("label"))
-AGREES = HAS_PREDICTION & ~DISAGREES
-# The queue shows oldest first, so drawings are reviewed in the order they came.
-QUEUE_ORDER = ("created_at", "id")
-
-
-def with_disagrees(samples: QuerySet[Sample]) -> QuerySet[Sample]:
-    """``samples`` with a boolean ``disagrees`` on each row."""
-    return samples.annotate(disagrees=ExpressionWrapper(DISAGREES, output_field=BooleanOutput()))
-
+DISAGREES = Q(disagrees=True)
+AGREES = Q(predicted__isnull=False, disagrees=False)
 
 # --- the review queue -------------------------------------------------------
 
 
-def review_queue(*, disagreements_first: bool = False, exclude: Iterable[int] = ()) -> QuerySet[Sample]:
-    """Pending drawings in the order a reviewer sees them, leaving out those in
-    ``exclude`` (already on the reviewer's screen, or being decided)."""
-    samples = with_disagrees(Sample.objects.filter(status=Sample.Status.PENDING).select_related("model_version"))
+def review_queue(
+    *, disagreements_first: bool = False, exclude: Iterable[int] = (), after: int | None = None, limit: int = 5
+) -> list[Sample]:
+    """The next ``limit`` pending drawings in the order a reviewer sees them
+    (oldest first, by id: the order they arrived in),
+    after the drawing ``after`` (keyset paging: the last id of the previous
+    page) and leaving out those in ``exclude`` (already on the reviewer's
+    screen, or being decided).
+
+    Each order reads one partial index on pending drawings
+    (``Sample.Meta.indexes``), so a page costs the same whatever the table
+    holds.  Disagreements first is two index ranges one after the other, the
+    disagreeing drawings, then the rest."""
+    pending = Sample.objects.filter(status=Sample.Status.PENDING).select_related("model_version")
     exclude = list(exclude)
     if exclude:
-        samples = samples.exclude(id__in=exclude)
-    if disagreements_first:
-        return samples.order_by(F("disagrees").desc(), *QUEUE_ORDER)
-    return samples.order_by(*QUEUE_ORDER)
+        pending = pending.exclude(id__in=exclude)
+    if not disagreements_first:
+        if after is not None:
+            pending = pending.filter(id__gt=after)
+        return list(pending.order_by("id")[:limit])
+    segments = [True, False]
+    if after is not None:
+        last = Sample.objects.filter(id=after).values_list("disagrees", flat=True).first()
+        segments = [False] if last is False else segments
+    page: list[Sample] = []
+    for disagrees in segments:
+        segment = pending.filter(disagrees=disagrees)
+        if after is not None and disagrees == bool(last):
+            segment = segment.filter(id__gt=after)
+        page += segment.order_by("id")[: limit - len(page)]
+        if len(page) == limit:
+            break
+    return page
 
 
 def review_sample_get(*, sample_id: int) -> Sample | None:
-    """One drawing as the review queue shows it (with ``disagrees``)."""
-    return with_disagrees(Sample.objects.select_related("model_version")).filter(id=sample_id).first()
+    """One drawing as the review queue shows it."""
+    return Sample.objects.select_related("model_version").filter(id=sample_id).first()
 
 
 @dataclass(frozen=True)
@@ -58,22 +71,28 @@ class QueueCounts:
     disagreements: int
 
 
+def _disagreeing_tallies() -> Q:
+    return Q(predicted__gte=0) & ~Q(predicted=F("label"))
+
+
 def review_queue_counts() -> QueueCounts:
-    pending = Sample.objects.filter(status=Sample.Status.PENDING)
-    counts = pending.aggregate(pending=Count("id"), disagreements=Count("id", filter=DISAGREES))
+    """From the tallies (digits/tallies.py): a sum over a few rows."""
+    counts = SampleTally.objects.filter(status=Sample.Status.PENDING).aggregate(
+        pending=Sum("n", default=0), disagreements=Sum("n", filter=_disagreeing_tallies(), default=0)
+    )
     return QueueCounts(**counts)
 
 
-# --- statistics -------------------------------------------------------------
+# --- statistics (all from the tallies) -------------------------------------------
 
 
 def sample_counts_by_label_and_status() -> list[dict]:
     """One row per digit: how many drawings carry that label in each status."""
     statuses = [s.value for s in Sample.Status]
     rows = {label: {"label": label, **dict.fromkeys(statuses, 0), "total": 0} for label in range(10)}
-    for row in Sample.objects.order_by().values("label", "status").annotate(n=Count("id")):
-        rows[row["label"]][row["status"]] = row["n"]
-        rows[row["label"]]["total"] += row["n"]
+    for row in SampleTally.objects.order_by().values("label", "status").annotate(total=Sum("n")):
+        rows[row["label"]][row["status"]] = row["total"]
+        rows[row["label"]]["total"] += row["total"]
     return list(rows.values())
 
 
@@ -84,16 +103,20 @@ def sample_counts_per_day(*, days: int = 30, today: date | None = None) -> list[
     first = today - timedelta(days=days - 1)
     statuses = [s.value for s in Sample.Status]
     rows = {first + timedelta(days=i): dict.fromkeys(statuses, 0) for i in range(days)}
-    per_day = (
-        Sample.objects.filter(created_at__date__gte=first, created_at__date__lte=today)
-        .annotate(day=TruncDate("created_at"))
-        .order_by()
-        .values("day", "status")
-        .annotate(n=Count("id"))
-    )
-    for row in per_day:
+    for row in SampleDayTally.objects.filter(day__gte=first, day__lte=today).values("day", "status", "n"):
         rows[row["day"]][row["status"]] = row["n"]
     return [{"day": day, **counts, "total": sum(counts.values())} for day, counts in rows.items()]
+
+
+def sample_days(*, year: int | None = None, month: int | None = None) -> list[date]:
+    """The days (UTC) on which drawings were collected, optionally within a
+    year or a month: what the admin's date hierarchy offers."""
+    days = SampleDayTally.objects.filter(n__gt=0)
+    if year is not None:
+        days = days.filter(day__year=year)
+    if month is not None:
+        days = days.filter(day__month=month)
+    return sorted(set(days.values_list("day", flat=True)))
 
 
 @dataclass(frozen=True)
@@ -106,20 +129,25 @@ class Disagreement:
         return self.disagreeing / self.with_prediction if self.with_prediction else None
 
 
+def _trusted_tallies() -> QuerySet[SampleTally]:
+    """Drawings with a prediction, rejected ones left out (their label is not trusted)."""
+    return SampleTally.objects.exclude(status=Sample.Status.REJECTED).filter(predicted__gte=0, predicted__lte=9)
+
+
 def disagreement_get() -> Disagreement:
-    samples = Sample.objects.exclude(status=Sample.Status.REJECTED).filter(predicted__isnull=False)
-    counts = samples.aggregate(with_prediction=Count("id"), disagreeing=Count("id", filter=DISAGREES))
+    counts = _trusted_tallies().aggregate(
+        with_prediction=Sum("n", default=0), disagreeing=Sum("n", filter=_disagreeing_tallies(), default=0)
+    )
     return Disagreement(**counts)
 
 
 def confusion_matrix_get() -> list[list[int]]:
     """``matrix[label][predicted]`` over collected drawings that have a
-    prediction, leaving out rejected ones (their label is not trusted).  The
-    label is the user's, as corrected by review."""
+    prediction, leaving out rejected ones.  The label is the user's, as
+    corrected by review."""
     matrix = [[0] * 10 for _ in range(10)]
-    samples = Sample.objects.exclude(status=Sample.Status.REJECTED).filter(predicted__isnull=False, predicted__lte=9)
-    for row in samples.order_by().values("label", "predicted").annotate(n=Count("id")):
-        matrix[row["label"]][row["predicted"]] = row["n"]
+    for row in _trusted_tallies().order_by().values("label", "predicted").annotate(total=Sum("n")):
+        matrix[row["label"]][row["predicted"]] = row["total"]
     return matrix
 
 

@@ -21,6 +21,7 @@ from models.serving import NoModelError, model_server
 
 from .models import Sample, SampleReview
 from .preprocessing import drawing_to_mnist
+from .tallies import Deltas, tallies_apply
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def sample_create(*, image: bytes, label: int, label_source: str, client_id: str
         predicted=prediction.digit if prediction else None,
         confidence=prediction.confidence if prediction else None,
         probabilities=[float(p) for p in prediction.probabilities] if prediction else [],
+        margin=Sample.margin_of(prediction.probabilities) if prediction else None,
         model_version_id=version_id,
         client_id=client_id,
     )
@@ -73,6 +75,7 @@ def sample_create(*, image: bytes, label: int, label_source: str, client_id: str
     try:
         with transaction.atomic():
             sample.save()
+            tallies_apply(Deltas().sample(sample))
     except IntegrityError:
         # Two requests with the same drawing raced past the lookup above; the
         # unique constraint let one in.  Drop this file and return that one.
@@ -128,11 +131,13 @@ def _decide(
         if only_if_pending and locked.status != Sample.Status.PENDING:
             raise SampleAlreadyReviewed(f"Sample {locked.id} is already {locked.get_status_display().lower()}.")
         was = (locked.status, locked.label)
+        counts = Deltas().sample(locked, -1)
         locked.status = status
         locked.label = was[1] if label is None else label
         locked.reviewed_by = reviewer
         locked.reviewed_at = timezone.now()
         locked.save(update_fields=["status", "label", "reviewed_by", "reviewed_at"])
+        tallies_apply(counts.sample(locked))
         _review_log(sample=locked, reviewer=reviewer, action=action, was=was)
     return locked
 
@@ -205,12 +210,14 @@ def review_undo(*, reviewer: AbstractBaseUser) -> Sample:
             .first()
         )
         was = (sample.status, sample.label)
+        counts = Deltas().sample(sample, -1)
         sample.status, sample.label = last.from_status, last.from_label
         if sample.status == Sample.Status.PENDING or previous is None:
             sample.reviewed_by, sample.reviewed_at = None, None
         else:
             sample.reviewed_by_id, sample.reviewed_at = previous.reviewer_id, previous.decided_at
         sample.save(update_fields=["status", "label", "reviewed_by", "reviewed_at"])
+        tallies_apply(counts.sample(sample))
         _review_log(sample=sample, reviewer=reviewer, action=SampleReview.Action.UNDO, was=was, undoes=last)
     return sample
 

@@ -43,11 +43,13 @@ class CountsOut(Schema):
 class QueueOut(Schema):
     counts: CountsOut
     samples: list[SampleOut]
+    next: int | None = Field(description="Pass as `after` for the page that follows; null at the end")
 
 
 class QueueIn(Schema):
     disagreements_first: bool = False
     exclude: list[int] = Field(default_factory=list, max_length=200)
+    after: int | None = Field(None, description="The last id of the previous page (keyset paging)")
     limit: int = Field(5, ge=1, le=20)
 
 
@@ -86,9 +88,13 @@ def _counts() -> dict:
 @router.get("/queue", response=QueueOut, url_name="review_queue", summary="The next pending drawings to review")
 def queue(request, params: Query[QueueIn]):
     """The next ``limit`` pending drawings, oldest first (disagreements before
-    the rest when asked), leaving out ``exclude`` (those the page already holds)."""
-    samples = review_queue(disagreements_first=params.disagreements_first, exclude=params.exclude)
-    return {"counts": _counts(), "samples": [_sample_out(s) for s in samples[: params.limit]]}
+    the rest when asked), after ``after`` and leaving out ``exclude`` (those
+    the page already holds)."""
+    samples = review_queue(
+        disagreements_first=params.disagreements_first, exclude=params.exclude, after=params.after, limit=params.limit
+    )
+    last = samples[-1].id if len(samples) == params.limit else None
+    return {"counts": _counts(), "samples": [_sample_out(s) for s in samples], "next": last}
 
 
 @router.post(

@@ -3,6 +3,7 @@ and the stored drawings they show (which are not public files)."""
 
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 
 from digits.models import Sample
 from digits.selectors import (
@@ -32,6 +33,7 @@ def statistics(request):
         "matrix": matrix,
         "heat": _heat_rows(matrix),
         "statuses": Sample.Status.choices,
+        "counted_at": timezone.now(),
     }
     return render(request, "digits/review/statistics.html", context)
 
