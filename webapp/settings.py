@@ -264,6 +264,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+# The code's git revision where there is no .git (the Docker build passes it).
+GIT_REVISION = env.str("GIT_REVISION", default="")
+
 # --- gunicorn (webapp/gunicorn.conf.py reads these) -------------------------
 GUNICORN_BIND = env.str("GUNICORN_BIND", default="0.0.0.0:8000")
 WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=2)  # worker processes

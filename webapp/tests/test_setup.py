@@ -1,12 +1,14 @@
 """The platform's set-up: the embedded defaults and docker-compose."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,19 +61,70 @@ def test_the_embedded_defaults_run_with_no_server(tmp_path):
         worker.wait(timeout=30)
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="Debian's docker-compose is installed by .ci/run")
+def _compose(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["docker-compose", *args],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+needs_compose = pytest.mark.skipif(
+    shutil.which("docker-compose") is None, reason="docker-compose is installed by .ci/run"
+)
+
+
+@needs_compose
 def test_docker_compose_config_is_valid_and_requires_a_secret_key():
-    env = {**os.environ, "SECRET_KEY": "compose-config-check"}
-    result = subprocess.run(
-        ["docker-compose", "config", "-q"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    result = _compose("config", "-q", SECRET_KEY="compose-config-check")
     assert result.returncode == 0, result.stderr
-    services = subprocess.run(
-        ["docker-compose", "config", "--services"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
-    assert set(services.stdout.split()) >= {"db", "redis", "web", "worker", "beat"}
-    without_key = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
-    refused = subprocess.run(
-        ["docker-compose", "config", "-q"], cwd=ROOT, env=without_key, capture_output=True, text=True, timeout=60
-    )
+    services = _compose("config", "--services", SECRET_KEY="compose-config-check")
+    assert set(services.stdout.split()) == {"db", "redis", "migrate", "web", "worker", "beat", "proxy"}
+    refused = _compose("config", "-q")
     assert refused.returncode != 0 and "SECRET_KEY" in refused.stderr
+
+
+@needs_compose
+def test_compose_passes_on_every_setting_of_the_readme():
+    """Each variable of the README's configuration table reaches web, worker and
+    beat when set; production defaults (DEBUG off) hold when not."""
+    table = (ROOT / "README.md").read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    names = set()
+    for row in table.splitlines():
+        if row.startswith("| `"):
+            names.update(re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1]))
+    assert {"DEBUG", "HTTPS", "TRUSTED_PROXIES", "RATELIMIT_PREDICT_ADDRESS", "GUNICORN_THREADS"} <= names
+    values = {name: f"value-of-{name.lower()}" for name in names}
+    config = yaml.safe_load(_compose("config", **values).stdout)["services"]
+    for service in ("migrate", "web", "worker", "beat"):
+        environment = config[service]["environment"]
+        missing = sorted(n for n in names if environment.get(n) != values[n])
+        assert not missing, f"{service} does not get {missing}"
+    defaults = yaml.safe_load(_compose("config", SECRET_KEY="k").stdout)["services"]["web"]["environment"]
+    assert defaults["DEBUG"] == "false"
+    assert "HTTPS" not in defaults or defaults["HTTPS"] is None  # unset stays unset: the settings' default
+
+
+@needs_compose
+def test_web_scales_behind_the_proxy_without_port_conflicts():
+    """Only the proxy publishes a port; web replicas wait for the one-shot
+    migrate, and so do worker and beat."""
+    config = yaml.safe_load(_compose("config", SECRET_KEY="k").stdout)["services"]
+    published = {name: svc.get("ports", []) for name, svc in config.items() if svc.get("ports")}
+    assert list(published) == ["proxy"]
+    assert "nginx" in config["proxy"]["image"]
+    for service in ("web", "worker", "beat"):
+        assert config[service]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert config["migrate"]["restart"] == "no"
+    assert config["web"]["environment"]["TRUSTED_PROXIES"] == "*"  # only the proxy reaches web
+    # What `--scale web=3` needs: no fixed host port, no fixed container name.
+    assert "container_name" not in config["web"] and "expose" in config["web"]
+
+
+def test_git_and_docker_ignore_the_env_file():
+    assert subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=ROOT).returncode == 0
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert ".env" in ignored and ".git" in ignored and "var" in ignored
