@@ -55,11 +55,19 @@ def register_version(tiny_model_path, db):
     import keras
 
     from models.registry import model_version_register
+    from training.network import architecture_summary
 
     def register(**kwargs):
         model = keras.models.load_model(tiny_model_path, compile=False)
         metrics = kwargs.pop("metrics", {"mnist_accuracy": 0.97})
-        return model_version_register(model=model, metrics=metrics, params={"test": True}, data_summary={}, **kwargs)
+        return model_version_register(
+            model=model,
+            architecture=architecture_summary(model),
+            metrics=metrics,
+            params={"test": True},
+            data_summary={},
+            **kwargs,
+        )
 
     return register
 

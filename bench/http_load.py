@@ -85,9 +85,10 @@ def prepare_database(env: dict, artifact: Path) -> None:
     manage(env, "collectstatic", "--noinput", "-v0")
     code = (
         "import keras; from models.registry import model_version_register as r, model_version_activate as a; "
+        "from training.network import architecture_summary; "
         f"m = keras.models.load_model({str(artifact)!r}, compile=False); "
-        "v1 = r(model=m, metrics={}, params={'bench': True}, data_summary={}); "
-        "r(model=m, metrics={}, params={'bench': True}, data_summary={}, parent=v1); "
+        "kw = dict(model=m, architecture=architecture_summary(m), metrics={}, params={}, data_summary={}); "
+        "v1 = r(**kw); r(**kw, parent=v1); "
         "a(version=v1, by='bench')"
     )
     manage(env, "shell", "--no-imports", "-c", code)

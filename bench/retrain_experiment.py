@@ -144,6 +144,7 @@ def main() -> None:
     from training.datasets import load_mnist
     from training.fine_tune import evaluate
     from training.models import TrainingRun
+    from training.network import architecture_summary
     from training.retraining import retrain_request
 
     print(f"Scratch instance in {work}")
@@ -151,7 +152,10 @@ def main() -> None:
     mnist = load_mnist()
     baseline = keras.models.load_model(baseline_artifact(), compile=False)
     metrics = evaluate(baseline, mnist_x=mnist.x_test, mnist_y=mnist.y_test, heldout_x=mnist.x_test[:0], heldout_y=[])
-    v1 = model_version_register(model=baseline, metrics=metrics, params={"baseline": True}, data_summary={})
+    architecture = architecture_summary(baseline)
+    v1 = model_version_register(
+        model=baseline, architecture=architecture, metrics=metrics, params={"baseline": True}, data_summary={}
+    )
     model_version_activate(version=v1, by="retrain_experiment", reason="the baseline")
 
     fresh_x, fresh_y = drawings_as_arrays(drawings(args.fresh, seed=2))

@@ -151,6 +151,25 @@ def confusion_matrix_get() -> list[list[int]]:
     return matrix
 
 
+@dataclass(frozen=True)
+class DrawingsOfVersion:
+    predicted: int  # drawings this version predicted when they were stored
+    checked: int  # of those, approved by a reviewer (their label is trusted)
+    right: int  # of the checked, those it predicted right
+
+
+def drawings_per_model_version() -> dict[int, DrawingsOfVersion]:
+    """How each model version did on the drawings it predicted, by version id."""
+    approved = Q(status=Sample.Status.APPROVED)
+    rows = (
+        Sample.objects.filter(model_version__isnull=False)
+        .order_by()
+        .values_list("model_version")
+        .annotate(n=Count("id"), n_checked=Count("id", filter=approved), n_right=Count("id", filter=approved & AGREES))
+    )
+    return {version_id: DrawingsOfVersion(*counts) for version_id, *counts in rows}
+
+
 # --- data for training and the export ---------------------------------------
 
 

@@ -3,7 +3,7 @@ from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
 from .models import ModelActivation, ModelVersion
-from .registry import model_version_activate
+from .registry import RegistryError, model_version_activate, model_version_roll_back
 from .selectors import active_model_version_get
 
 
@@ -42,12 +42,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return None
         version = queryset.get()
         current = active_model_version_get()
-        if request.POST.get("confirm") == "yes":
-            reason = request.POST.get("reason", "").strip() or "activated in the admin"
-            model_version_activate(version=version, by=request.user.get_username(), reason=reason)
-            self.message_user(request, f"{version} is now active (was {current}).", messages.SUCCESS)
-            return None
         rollback = current is not None and version.version < current.version
+        if request.POST.get("confirm") == "yes":
+            return self._activate_confirmed(request, version, current, rollback)
         context = {
             **self.admin_site.each_context(request),
             "title": f"{'Roll back' if rollback else 'Promote'} to {version}?",
@@ -58,6 +55,16 @@ class ModelVersionAdmin(admin.ModelAdmin):
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/models/modelversion/activate_confirmation.html", context)
+
+    def _activate_confirmed(self, request, version, current, rollback: bool) -> None:
+        reason = request.POST.get("reason", "").strip() or "activated in the admin"
+        activate = model_version_roll_back if rollback else model_version_activate
+        try:
+            activate(version=version, by=request.user.get_username(), reason=reason)
+        except RegistryError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"{version} is now active (was {current}).", messages.SUCCESS)
 
 
 @admin.register(ModelActivation)

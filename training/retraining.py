@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from models.models import ModelVersion
-from models.registry import model_version_activate, model_version_register
+from models.registry import model_version_activate, model_version_register, model_version_reject
 from models.selectors import active_model_version_get
 
 from .locks import single_flight
@@ -205,26 +205,31 @@ def _drawings(*, since: TrainingRun | None) -> tuple[list, list, list, str]:
 
 def _register_outcome(run, parent, model, metrics, params, summary, decision, data_until) -> None:
     """Register the candidate and record the outcome in one transaction."""
+    from .network import architecture_summary
+
     with transaction.atomic():
         version = model_version_register(
-            model=model, metrics=metrics, params=params, data_summary=summary, parent=parent, training_run=run
+            model=model,
+            architecture=architecture_summary(model),
+            metrics=metrics,
+            params=params,
+            data_summary=summary,
+            parent=parent,
+            training_run=run,
         )
-        reason = decision.reason
-        promoted = False
         if decision.passed:
-            current = ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.ACTIVE).first()
-            if current is not None and current.pk != parent.pk:
-                reason = f"{reason}; not promoted: the active version changed to {current} during the run"
-            else:
-                model_version_activate(version=version, by=f"training run {run.pk}", reason=reason)
-                promoted = True
-        if not promoted:
-            ModelVersion.objects.filter(pk=version.pk).update(status_reason=reason)
-        outcome = f"{version} promoted" if promoted else f"{version} stays a candidate"
+            by = f"training run {run.pk}"
+            version = model_version_activate(version=version, by=by, reason=decision.reason, expected_current=parent)
+        else:
+            version = model_version_reject(version=version, reason=decision.reason)
+        outcome = {
+            ModelVersion.Status.ACTIVE: "promoted",
+            ModelVersion.Status.REJECTED: "rejected by the gate",
+        }.get(version.status, "stays a candidate")
         _training_run_finish(
             run.pk,
             TrainingRun.Status.SUCCEEDED,
-            f"{outcome}. {reason}",
+            f"{version} {outcome}. {version.status_reason}",
             result=version,
             data_summary=summary,
             data_until=data_until,

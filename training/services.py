@@ -9,7 +9,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from models.registry import model_version_activate, model_version_register
-from models.selectors import active_model_version_get
 
 from .models import TrainingRun
 from .train import TrainConfig, code_revision
@@ -44,6 +43,7 @@ def baseline_train(
     """Train a baseline CNN on MNIST, register it, and activate it when no
     version is active yet."""
     from .datasets import load_mnist
+    from .network import architecture_summary
     from .train import train_baseline
 
     data = load_mnist()
@@ -65,7 +65,12 @@ def baseline_train(
         model, metrics, summary = train_baseline(data, config, on_epoch=progress, verbose=verbose)
         params = {**config.as_dict(), "code_revision": code_revision(), "kind": "baseline"}
         version = model_version_register(
-            model=model, metrics=metrics, params=params, data_summary=summary, training_run=run
+            model=model,
+            architecture=architecture_summary(model),
+            metrics=metrics,
+            params=params,
+            data_summary=summary,
+            training_run=run,
         )
         run.refresh_from_db()
         run.status = TrainingRun.Status.SUCCEEDED
@@ -73,8 +78,9 @@ def baseline_train(
         run.data_summary = summary
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "result", "data_summary", "finished_at"])
-        if activate_if_none and active_model_version_get() is None:
-            model_version_activate(version=version, by=f"training run {run.pk}", reason="first baseline")
+        if activate_if_none:
+            by = f"training run {run.pk}"
+            model_version_activate(version=version, by=by, reason="first baseline", expected_current=None)
     except Exception:
         training_run_fail(run_id=run.pk, error=traceback.format_exc())
         raise

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from models.views import models_page
+from training.views import models_page
 
 from .api import api
 

@@ -84,7 +84,7 @@ def test_a_run_with_no_drawings_is_skipped(worker, served_version):
     assert ModelVersion.objects.count() == 1
 
 
-def test_a_candidate_that_forgets_mnist_fails_the_gate_and_stays_a_candidate(
+def test_a_candidate_that_forgets_mnist_fails_the_gate_and_is_rejected_with_the_reason(
     worker, served_version, make_drawings, mnist
 ):
     # A learning rate far too high for fine-tuning wrecks what the parent knew.
@@ -93,10 +93,10 @@ def test_a_candidate_that_forgets_mnist_fails_the_gate_and_stays_a_candidate(
     run = finished(request.run.pk)
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     candidate = run.result
-    assert candidate.status == ModelVersion.Status.CANDIDATE
+    assert candidate.status == ModelVersion.Status.REJECTED
     assert candidate.status_reason.startswith("Gate failed") and "MNIST test" in candidate.status_reason
     assert not candidate.metrics["gate"]["passed"]
-    assert "stays a candidate" in run.message
+    assert f"{candidate} rejected by the gate. Gate failed" in run.message
     served_version.refresh_from_db()
     assert served_version.status == ModelVersion.Status.ACTIVE
 

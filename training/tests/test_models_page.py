@@ -1,6 +1,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
+from digits.models import Sample
 from models.registry import model_version_activate
 from training.models import TrainingRun
 
@@ -21,8 +22,12 @@ def test_the_models_page_shows_versions_lineage_progress_and_the_timeline(
     TrainingRun.objects.create(
         trigger=TrainingRun.Trigger.MANUAL, status="running", epoch=1, epochs=3, requested_by="al"
     )
+    for n, (label, status) in enumerate([(7, "approved"), (9, "approved"), (1, "pending")]):
+        drawing = {"image_sha256": str(n), "pixels": bytes(784), "label_source": "confirmed", "client_id": "c"}
+        Sample.objects.create(**drawing, label=label, predicted=7, model_version=v2, status=status)
     html = staff_client.get("/models/").content.decode()
     assert "v2" in html and "0.9900" in html and "0.9000" in html
+    assert '1/2\n          <span class="muted">(3 predicted)' in html  # v2 was right on one of two approved
     assert 'id="run-progress" max="3" value="1"' in html and "al" in html
     assert "v2 served, replacing v1" in html and "by training run 7" in html and "by test fixture" in html
 
