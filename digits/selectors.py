@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from .models import Sample, SampleDayTally, SampleTally
