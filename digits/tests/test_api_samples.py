@@ -40,8 +40,9 @@ def test_sending_the_same_drawing_twice_makes_one_sample(post_json, active_versi
 
 
 def test_the_count_follows_the_person_not_everyone(post_json, active_version, seven_url):
-    post_json(URL, sample_body(seven_url))
-    assert post_json(URL, sample_body(data_url(seven_png(box=(50, 40, 210, 230))), label=1, label_source="corrected"))
+    assert post_json(URL, sample_body(seven_url)).json()["count"] == 1
+    second = post_json(URL, sample_body(data_url(seven_png(box=(50, 40, 210, 230))), label=1, label_source="corrected"))
+    assert second.status_code == 200 and second.json()["count"] == 2  # the same person's second drawing
     other = Client()
     body = other.post(URL, sample_body(seven_url, label=9, label_source="prompted"), content_type="application/json")
     assert body.json()["count"] == 1

@@ -20,7 +20,7 @@ def test_the_models_page_shows_versions_lineage_progress_and_the_timeline(
     v2 = register_version(parent=active_version, metrics={"mnist_accuracy": 0.99, "heldout_accuracy": 0.9})
     model_version_activate(version=v2, by="training run 7", reason="Gate passed: ...")
     TrainingRun.objects.create(
-        trigger=TrainingRun.Trigger.MANUAL, status="running", epoch=1, epochs=3, requested_by="al"
+        trigger=TrainingRun.Trigger.MANUAL, status="running", epoch=1, epochs=3, requested_by="ada.lovelace"
     )
     for n, (label, status) in enumerate([(7, "approved"), (9, "approved"), (1, "pending")]):
         drawing = {"image_sha256": str(n), "pixels": bytes(784), "label_source": "confirmed", "client_id": "c"}
@@ -28,7 +28,7 @@ def test_the_models_page_shows_versions_lineage_progress_and_the_timeline(
     html = staff_client.get("/models/").content.decode()
     assert "v2" in html and "0.9900" in html and "0.9000" in html
     assert '1/2\n          <span class="muted">(3 predicted)' in html  # v2 was right on one of two approved
-    assert 'id="run-progress" max="3" value="1"' in html and "al" in html
+    assert 'id="run-progress" max="3" value="1"' in html and "ada.lovelace" in html
     assert "v2 served, replacing v1" in html and "by training run 7" in html and "by test fixture" in html
 
 
