@@ -19,7 +19,7 @@ from webapp.ratelimits import rate_limited
 
 from .collect import client_id_get, client_id_remember, client_sample_count, prompt_digit_choose
 from .models import Sample
-from .prediction import activations_encode, drawing_predict
+from .prediction import activations_encode, drawing_predict, explanation_encode
 from .preprocessing import BlankDrawing, DrawingError, ImageTooLarge, data_url_decode
 from .services import InvalidLabel, sample_create
 
@@ -78,6 +78,9 @@ ERRORS = {400: ErrorOut, 413: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 class PredictIn(Schema):
     image: str = Field(description="The drawing as a PNG or JPEG data URL: data:image/png;base64,...")
     activations: bool = Field(False, description="Also return every conv, pooling and dense layer's output")
+    explanation: bool = Field(
+        False, description="Also return why: one occlusion map per digit over the 28x28 input (about 5-15 ms more)"
+    )
 
 
 class ModelRef(Schema):
@@ -96,6 +99,21 @@ class LayerOut(Schema):
     )
 
 
+class ExplanationMapOut(Schema):
+    digit: int
+    scale: float
+    data: str = Field(
+        description="base64 of 784 uint8, row by row; value = (b - 128) / 127 * scale, "
+        "> 0 where the ink pushed toward this digit, < 0 where it pushed against it"
+    )
+
+
+class ExplanationOut(Schema):
+    method: str = Field(description="occlusion: each square of ink covered in turn, in one batch")
+    patch: int = Field(description="side of the covered square in input pixels")
+    maps: list[ExplanationMapOut]
+
+
 class PredictOut(Schema):
     digit: int
     confidence: float
@@ -103,6 +121,7 @@ class PredictOut(Schema):
     input: list[list[int]] = Field(description="The 28x28 input the model saw, 0-255, ink white on black")
     model: ModelRef
     activations: list[LayerOut] | None = None
+    explanation: ExplanationOut | None = None
 
 
 @router.post(
@@ -117,7 +136,9 @@ class PredictOut(Schema):
 )
 def predict(request, payload: PredictIn):
     try:
-        result = drawing_predict(image=data_url_decode(payload.image), activations=payload.activations)
+        result = drawing_predict(
+            image=data_url_decode(payload.image), activations=payload.activations, explanation=payload.explanation
+        )
     except (DrawingError, NoModelError) as exc:
         return _error(exc)
     return 200, {
@@ -127,6 +148,7 @@ def predict(request, payload: PredictIn):
         "input": result.pixels.tolist(),
         "model": {"version": result.served.version, "sha256": result.served.sha256},
         "activations": activations_encode(result) if payload.activations else None,
+        "explanation": explanation_encode(result.explanation) if result.explanation else None,
     }
 
 

@@ -3,7 +3,9 @@
 Activations travel compactly: each layer's output quantised to uint8 between
 its own min and max, base64-encoded in (height, width, channel) order.  The
 page dequantises them as ``min + byte / 255 * (max - min)``; a 26x26x32 layer
-is 29 KB of base64 instead of ~200 KB of JSON floats.
+is 29 KB of base64 instead of ~200 KB of JSON floats.  The explanation
+(models.explanation) travels the same way: one signed map per digit, as
+uint8 around 128 with its own scale.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 
+from models.explanation import PATCH, Explanation, explain
 from models.inference import Prediction
 from models.serving import ServedModel, model_server
 
@@ -25,16 +28,20 @@ class DrawingPrediction:
     pixels: np.ndarray  # (28, 28) uint8: the input the model saw
     prediction: Prediction
     served: ServedModel
+    explanation: Explanation | None = None
 
 
-def drawing_predict(*, image: bytes, activations: bool = False) -> DrawingPrediction:
-    """Preprocess a PNG or JPEG drawing and ask the served model about it.
+def drawing_predict(*, image: bytes, activations: bool = False, explanation: bool = False) -> DrawingPrediction:
+    """Preprocess a PNG or JPEG drawing and ask the served model about it,
+    optionally with every layer's output and why it chose its digit.
 
     Raises preprocessing's DrawingError for a drawing that cannot be used and
     models.serving.NoModelError when no version is served."""
     pixels = drawing_to_mnist(image, max_pixels=settings.DIGITS_MAX_PIXELS)
-    served = model_server().get()
-    return DrawingPrediction(pixels, served.predictor.predict(pixels, activations=activations), served)
+    served = model_server().get()  # one version answers everything below
+    prediction = served.predictor.predict(pixels, activations=activations)
+    why = explain(pixels, served.predictor.predict_batch) if explanation else None
+    return DrawingPrediction(pixels, prediction, served, why)
 
 
 def layer_quantise(values: np.ndarray) -> dict:
@@ -59,3 +66,16 @@ def activations_encode(result: DrawingPrediction) -> list[dict]:
     types = {layer["name"]: layer["type"] for layer in result.served.architecture}
     acts = result.prediction.activations or {}
     return [{"name": name, "type": types.get(name, ""), **layer_quantise(values)} for name, values in acts.items()]
+
+
+def explanation_encode(explanation: Explanation) -> dict:
+    """Ten signed maps, one per digit, each as 784 uint8 (row by row) around
+    128 with its own scale: value = (byte - 128) / 127 * scale."""
+    maps = []
+    for digit, values in enumerate(explanation.maps):
+        scale = float(np.abs(values).max())
+        data = np.full(values.shape, 128, dtype=np.uint8)
+        if scale > 0:
+            data = np.rint(128 + values * (127.0 / scale)).astype(np.uint8)
+        maps.append({"digit": digit, "scale": scale, "data": base64.b64encode(data.tobytes()).decode("ascii")})
+    return {"method": "occlusion", "patch": PATCH, "maps": maps}

@@ -105,3 +105,20 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(post_json, active_ve
 def test_predicting_stores_nothing(post_json, active_version, seven_url):
     post_json(URL, {"image": seven_url})
     assert Sample.objects.count() == 0
+
+
+def test_the_explanation_comes_on_request_as_one_map_per_digit_over_the_ink(post_json, active_version, seven_url):
+    assert post_json(URL, {"image": seven_url}).json()["explanation"] is None
+    body = post_json(URL, {"image": seven_url, "explanation": True}).json()
+    why = body["explanation"]
+    assert why["method"] == "occlusion" and [m["digit"] for m in why["maps"]] == list(range(10))
+    ink = np.array(body["input"]) > 0
+    maps = {}
+    for m in why["maps"]:
+        data = np.frombuffer(base64.b64decode(m["data"]), np.uint8).reshape(28, 28)
+        maps[m["digit"]] = (data.astype(float) - 128) / 127 * m["scale"]
+        assert not maps[m["digit"]][~ink].any()  # no evidence where there is no ink
+        assert data.max() == 255 or data.min() == 1  # each map uses its own full scale
+    # The ink as a whole argues for the answer, more than for the runner-up.
+    runner_up = int(np.argsort(body["probabilities"])[-2])
+    assert maps[body["digit"]].sum() > max(0, maps[runner_up].sum())

@@ -83,3 +83,56 @@ def test_collect_mode_asks_for_a_digit_and_stores_it_as_prompted(transactional_d
     page.wait_for_selector("#thanks:not([hidden])")
     sample = Sample.objects.get()
     assert sample.label == asked and sample.label_source == Sample.LabelSource.PROMPTED
+
+
+WHY_PIXELS = "Array.from(document.querySelector('#why28').getContext('2d').getImageData(0, 0, 28, 28).data)"
+
+
+def red_and_blue(page) -> tuple[int, int]:
+    """How many pixels of the map lean clearly red (toward) and blue (against)."""
+    data = page.evaluate(WHY_PIXELS)
+    pixels = [data[i : i + 3] for i in range(0, len(data), 4)]
+    return sum(r > b + 60 for r, _, b in pixels), sum(b > r + 60 for r, _, b in pixels)
+
+
+def test_why_this_digit_and_why_not_another_on_hover_and_tap(transactional_db, active_version, live_server, page):
+    page.goto(live_server.url + "/")
+    page.wait_for_selector("#architecture svg")
+    draw(page, SEVEN)
+    page.wait_for_selector("#why28[data-digit]")
+    assert page.locator("#why28").get_attribute("data-digit") == page.locator("#digit").inner_text() == "7"
+    assert page.locator("#why-caption").inner_text().startswith("Why a 7: red ink pushed the model toward 7")
+    toward, _ = red_and_blue(page)
+    assert toward > 10  # the strokes of a clear 7 speak for 7
+    seven_map = page.evaluate(WHY_PIXELS)
+
+    page.locator('.bar[data-digit="9"]').hover()
+    assert page.locator("#why28").get_attribute("data-digit") == "9"
+    assert page.locator("#why-caption").inner_text().startswith("Why not a 9? Blue ink argues against a 9")
+    assert page.evaluate(WHY_PIXELS) != seven_map
+    assert "asked" in page.locator('.bar[data-digit="9"]').get_attribute("class")
+    page.mouse.move(5, 5)  # leaving the bar shows the answer's map again
+    assert page.locator("#why28").get_attribute("data-digit") == "7"
+
+    page.locator('.bar[data-digit="1"]').click()  # a click (a tap) pins it
+    page.mouse.move(5, 5)
+    assert page.locator("#why28").get_attribute("data-digit") == "1"
+    page.locator("#clear").click()
+    assert page.locator("#why-caption").inner_text().startswith("Draw a digit to see")
+
+
+def test_on_a_phone_a_tap_on_a_bar_asks_why_not(transactional_db, active_version, live_server, chromium, tmp_path):
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    phone = context.new_page()
+    try:
+        phone.goto(live_server.url + "/")
+        phone.wait_for_selector("#architecture svg")
+        draw(phone, SEVEN)
+        phone.wait_for_selector("#why28[data-digit]")
+        phone.locator('.bar[data-digit="9"]').tap()
+        assert phone.locator("#why28").get_attribute("data-digit") == "9"
+        phone.locator('.bar[data-digit="9"]').tap()  # tapping again goes back to the answer
+        assert phone.locator("#why28").get_attribute("data-digit") == "7"
+        phone.locator("#why").screenshot(path=str(tmp_path / "why-phone.png"))
+    finally:
+        context.close()

@@ -44,6 +44,9 @@
     promptDigit: null,
     modelVersion: null,
     layers: {}, // name -> decoded layer
+    why: null, // {digit, probabilities, input, maps: [{scale, bytes}]} of the last explained drawing
+    whyDigit: null, // the digit whose map is pinned by a tap; null: the predicted one
+    hoverDigit: null, // the digit whose bar the mouse is over
     saving: false,
   };
 
@@ -202,7 +205,10 @@
     const revision = state.revision;
     const image = pad.toDataURL("image/png");
     try {
-      const { ok, status, data, retryAfter } = await postJSON("/api/digits/predict", { image, activations: true });
+      // Explain once a stroke ends, not on every move while drawing (it costs a few ms of server time).
+      const explanation = !state.drawing;
+      const body = { image, activations: true, explanation };
+      const { ok, status, data, retryAfter } = await postJSON("/api/digits/predict", body);
       state.failures = 0;
       if (seq !== state.seq) return;
       if (!state.strokes.length) showBlank();
@@ -240,6 +246,7 @@
     $("digit").textContent = "?";
     $("confidence").textContent = "";
     renderBars(null);
+    clearWhy();
     $("labelling").hidden = true;
     $("collect-save").hidden = true;
     setStatus(state.strokes.length ? "Draw a digit first: that is hardly anything." : "Draw a digit first.", state.strokes.length > 0);
@@ -252,6 +259,8 @@
     $("confidence").textContent = `${(data.confidence * 100).toFixed(1)}% sure`;
     renderBars(data.probabilities);
     renderInput(data.input);
+    if (data.explanation) setWhy(data);
+    else $("why").classList.add("stale"); // the map is of an earlier stroke; a new one comes when it ends
     renderLayers(data.activations || []);
     if (data.model.version !== state.modelVersion) loadModel(data.model.version);
     setStatus("Keep drawing, or tell the model whether it is right.");
@@ -271,7 +280,16 @@
   for (let d = 0; d < 10; d++) {
     const row = document.createElement("div");
     row.className = "bar";
+    row.dataset.digit = d;
+    row.tabIndex = 0;
+    row.setAttribute("role", "button");
+    row.setAttribute("aria-label", `Why or why not a ${d}?`);
     row.innerHTML = `<span>${d}</span><span class="track"><span class="fill"></span></span><span class="pct"></span>`;
+    // A mouse shows a digit's map while it hovers; a tap (or Enter) pins it, tapping again unpins.
+    row.addEventListener("pointerenter", (e) => e.pointerType === "mouse" && hoverWhy(d));
+    row.addEventListener("pointerleave", (e) => e.pointerType === "mouse" && hoverWhy(null));
+    row.addEventListener("click", () => pinWhy(d));
+    row.addEventListener("keydown", (e) => (e.key === "Enter" || e.key === " ") && (e.preventDefault(), pinWhy(d)));
     $("bars").appendChild(row);
     bars.push(row);
   }
@@ -301,12 +319,76 @@
     g.putImageData(img, 0, 0);
   }
 
+  // --- why this digit (occlusion maps) -----------------------------------------
+  function setWhy(data) {
+    const maps = data.explanation.maps.map((m) => ({ scale: m.scale, bytes: decodeBytes(m.data) }));
+    state.why = { digit: data.digit, probabilities: data.probabilities, input: data.input, maps };
+    $("why").classList.remove("stale");
+    drawWhy(state.hoverDigit ?? state.whyDigit);
+  }
+
+  function hoverWhy(digit) {
+    state.hoverDigit = digit;
+    drawWhy(digit ?? state.whyDigit);
+  }
+
+  function clearWhy() {
+    state.why = null;
+    state.whyDigit = null;
+    const canvas = $("why28");
+    canvas.getContext("2d").clearRect(0, 0, 28, 28);
+    delete canvas.dataset.digit;
+    $("why").classList.remove("stale");
+    $("why-caption").textContent = "Draw a digit to see which of its ink made the model decide.";
+    bars.forEach((row) => row.classList.remove("asked"));
+  }
+
+  function pinWhy(digit) {
+    if (!state.why) return;
+    state.whyDigit = state.whyDigit === digit || digit === state.why.digit ? null : digit;
+    drawWhy(state.whyDigit);
+  }
+
+  function drawWhy(wanted) {
+    const why = state.why;
+    if (!why) return;
+    const digit = wanted ?? why.digit;
+    const map = why.maps[digit];
+    const canvas = $("why28");
+    const g = canvas.getContext("2d");
+    const img = g.createImageData(28, 28);
+    for (let y = 0; y < 28; y++) {
+      for (let x = 0; x < 28; x++) {
+        const i = y * 28 + x;
+        const t = (map.bytes[i] - 128) / 127; // -1 .. 1 of this map's own scale
+        const a = Math.min(1, Math.abs(t)) ** 0.6; // lift faint evidence into view
+        const ink = why.input[y][x] * 0.35; // the drawing, dimmed, underneath
+        const [r, gr, b] = t >= 0 ? [220, 38, 38] : [37, 99, 235]; // red toward, blue against
+        img.data.set([ink + a * (r - ink), ink + a * (gr - ink), ink + a * (b - ink), 255], i * 4);
+      }
+    }
+    g.putImageData(img, 0, 0);
+    canvas.dataset.digit = digit;
+    bars.forEach((row, d) => row.classList.toggle("asked", d === digit && digit !== why.digit));
+    const pct = `${(why.probabilities[digit] * 100).toFixed(1)}%`;
+    $("why-caption").textContent =
+      digit === why.digit
+        ? `Why a ${digit}: red ink pushed the model toward ${digit}, blue ink against it. ` +
+          "Hover over or tap another digit's bar to ask why not that one."
+        : `Why not a ${digit}? Blue ink argues against a ${digit}; red ink would fit one. ` +
+          `The model gives ${digit} ${pct}.`;
+  }
+
   // --- inside the CNN -----------------------------------------------------------
-  function decodeLayer(layer) {
-    const raw = atob(layer.data);
+  function decodeBytes(base64) {
+    const raw = atob(base64);
     const bytes = new Uint8Array(raw.length);
     for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
-    return { ...layer, bytes };
+    return bytes;
+  }
+
+  function decodeLayer(layer) {
+    return { ...layer, bytes: decodeBytes(layer.data) };
   }
 
   function value(layer, byte) {
