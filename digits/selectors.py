@@ -25,13 +25,19 @@ AGREES = Q(predicted__isnull=False, disagrees=False)
 
 
 def review_queue(
-    *, disagreements_first: bool = False, exclude: Iterable[int] = (), after: int | None = None, limit: int = 5
+    *,
+    disagreements_first: bool = False,
+    uncertain_first: bool = False,
+    exclude: Iterable[int] = (),
+    after: int | None = None,
+    limit: int = 5,
 ) -> list[Sample]:
     """The next ``limit`` pending drawings in the order a reviewer sees them
-    (oldest first, by id: the order they arrived in),
-    after the drawing ``after`` (keyset paging: the last id of the previous
-    page) and leaving out those in ``exclude`` (already on the reviewer's
-    screen, or being decided).
+    (oldest first, by id: the order they arrived in; or the disagreements
+    first; or the ones the model was least sure of first, by the margin
+    between its two highest probabilities), after the drawing ``after``
+    (keyset paging: the last id of the previous page) and leaving out those
+    in ``exclude`` (already on the reviewer's screen, or being decided).
 
     Each order reads one partial index on pending drawings
     (``Sample.Meta.indexes``), so a page costs the same whatever the table
@@ -41,6 +47,8 @@ def review_queue(
     exclude = list(exclude)
     if exclude:
         pending = pending.exclude(id__in=exclude)
+    if uncertain_first:
+        return _least_sure_first(pending, after=after, limit=limit)
     if not disagreements_first:
         if after is not None:
             pending = pending.filter(id__gt=after)
@@ -58,6 +66,18 @@ def review_queue(
         if len(page) == limit:
             break
     return page
+
+
+def _least_sure_first(pending: QuerySet[Sample], *, after: int | None, limit: int) -> list[Sample]:
+    """Smallest margin first (ties and drawings without a prediction by id,
+    the latter last), after the drawing ``after``."""
+    if after is not None:
+        last = Sample.objects.filter(id=after).values_list("margin", flat=True).first()
+        if last is None:
+            pending = pending.filter(margin__isnull=True, id__gt=after)
+        else:
+            pending = pending.filter(Q(margin__gt=last) | Q(margin=last, id__gt=after) | Q(margin__isnull=True))
+    return list(pending.order_by(F("margin").asc(nulls_last=True), "id")[:limit])
 
 
 def review_sample_get(*, sample_id: int) -> Sample | None:

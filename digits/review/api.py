@@ -33,6 +33,7 @@ class SampleOut(Schema):
     created_at: datetime
     status: str
     disagrees: bool
+    margin: float | None = Field(description="Top probability minus the second: small when the model hesitated")
 
 
 class CountsOut(Schema):
@@ -48,6 +49,9 @@ class QueueOut(Schema):
 
 class QueueIn(Schema):
     disagreements_first: bool = False
+    uncertain_first: bool = Field(
+        False, description="Least sure first: the smallest margin between the two highest probabilities"
+    )
     exclude: list[int] = Field(default_factory=list, max_length=200)
     after: int | None = Field(None, description="The last id of the previous page (keyset paging)")
     limit: int = Field(5, ge=1, le=20)
@@ -77,6 +81,7 @@ def _sample_out(sample: Sample) -> dict:
         "model_version": sample.model_version.version if sample.model_version else None,
         "created_at": sample.created_at,
         "disagrees": sample.disagrees,
+        "margin": sample.margin,
     }
 
 
@@ -88,10 +93,14 @@ def _counts() -> dict:
 @router.get("/queue", response=QueueOut, url_name="review_queue", summary="The next pending drawings to review")
 def queue(request, params: Query[QueueIn]):
     """The next ``limit`` pending drawings, oldest first (disagreements before
-    the rest when asked), after ``after`` and leaving out ``exclude`` (those
+    the rest, or the least sure first, when asked), after ``after`` and leaving out ``exclude`` (those
     the page already holds)."""
     samples = review_queue(
-        disagreements_first=params.disagreements_first, exclude=params.exclude, after=params.after, limit=params.limit
+        disagreements_first=params.disagreements_first,
+        uncertain_first=params.uncertain_first,
+        exclude=params.exclude,
+        after=params.after,
+        limit=params.limit,
     )
     last = samples[-1].id if len(samples) == params.limit else None
     return {"counts": _counts(), "samples": [_sample_out(s) for s in samples], "next": last}

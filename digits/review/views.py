@@ -15,12 +15,16 @@ from digits.selectors import (
 )
 from webapp.staff import staff_page
 
+QUEUE_ORDERS = ("oldest", "disagreements", "uncertain")
+
 
 @staff_page("digits.review_sample")
 def queue(request):
     counts = review_queue_counts()
-    disagreements_first = request.GET.get("disagreements") == "first"
-    return render(request, "digits/review/queue.html", {"counts": counts, "disagreements_first": disagreements_first})
+    order = request.GET.get("order")
+    if order not in QUEUE_ORDERS:
+        order = "disagreements" if request.GET.get("disagreements") == "first" else "oldest"
+    return render(request, "digits/review/queue.html", {"counts": counts, "order": order})
 
 
 @staff_page("digits.view_sample")

@@ -35,10 +35,10 @@ def test_a_reviewer_works_through_disagreements_with_the_keyboard(page, live_ser
     assert page.text_content("#remaining-count") == "5"
     assert page.text_content("#remaining-disagreements") == "3"
 
-    page.check("#disagreements-first")
+    page.select_option("#order", "disagreements")
     wait_for_sample(page, disagreeing[0])
     assert page.is_visible("#disagrees")
-    assert "disagreements=first" in page.url
+    assert "order=disagreements" in page.url
 
     page.keyboard.press("a")
     wait_for_sample(page, disagreeing[1])
@@ -100,3 +100,40 @@ def test_the_next_drawing_shows_before_the_server_answers(page, live_server, rev
         samples[1].id: "rejected",
         samples[2].id: "pending",
     }
+
+
+def log_in(page, live_server, user, path="/review/"):
+    page.goto(f"{live_server.url}{path}")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+
+
+def test_least_sure_first_then_a_proper_empty_state(page, live_server, reviewer, make_sample, tmp_path):
+    sure = make_sample(label=1, predicted=1, margin=0.95)
+    torn = make_sample(label=7, predicted=1, margin=0.04)
+    log_in(page, live_server, reviewer)
+    wait_for_sample(page, sure)  # oldest first
+    page.select_option("#order", "uncertain")
+    wait_for_sample(page, torn)
+    assert "order=uncertain" in page.url
+    assert page.text_content("#margin") == "4 points ahead of its second choice"
+
+    page.keyboard.press("a")
+    wait_for_sample(page, sure)
+    page.keyboard.press("a")
+    page.wait_for_selector("#empty:not([hidden])")
+    page.wait_for_selector('#review[data-saving="0"]', timeout=10_000)
+    assert page.text_content("#empty h2") == "Nothing left to review"
+    # No broken images, no decision buttons that look as if they would do something.
+    assert not page.is_visible("#sample") and not page.is_visible("#drawing")
+    assert page.is_disabled("button[data-key=a]") and page.is_disabled("button[data-key=r]")
+    assert page.is_enabled("button[data-key=u]")
+    page.screenshot(path=str(tmp_path / "review-empty.png"), full_page=True)
+
+    page.keyboard.press("u")  # undo brings the last drawing back, and the buttons with it
+    wait_for_sample(page, sure)
+    assert page.is_enabled("button[data-key=a]")
+    assert page.select_option("#order", "uncertain") == ["uncertain"]
+    page.reload()
+    assert page.eval_on_selector("#order", "el => el.value") == "uncertain"  # the order survives a reload

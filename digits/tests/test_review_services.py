@@ -168,6 +168,26 @@ def test_the_queue_goes_oldest_first_or_disagreements_first(make_sample):
     assert (counts.pending, counts.disagreements) == (3, 1)
 
 
+def test_the_queue_can_put_the_drawings_the_model_was_least_sure_of_first(make_sample):
+    sure = make_sample(label=1, predicted=1, margin=0.9)
+    torn = make_sample(label=7, predicted=7, margin=0.02)
+    no_prediction = make_sample(label=2, predicted=None, margin=None)
+    torn_too = make_sample(label=9, predicted=4, margin=0.02)
+    unsure = make_sample(label=3, predicted=3, margin=0.3)
+    make_sample(label=4, predicted=9, margin=0.0, status=Sample.Status.APPROVED)
+
+    expected = [torn, torn_too, unsure, sure, no_prediction]
+    assert review_queue(uncertain_first=True) == expected
+    # Keyset pages join up, however the page boundary falls (on a tie too).
+    for size in (1, 2, 3):
+        pages, after = [], None
+        while page := review_queue(uncertain_first=True, after=after, limit=size):
+            pages += page
+            after = page[-1].id
+        assert pages == expected
+    assert review_queue(uncertain_first=True, exclude=[torn.id], limit=2) == [torn_too, unsure]
+
+
 def test_statistics_count_labels_days_disagreements_and_confusions(make_sample):
     today = timezone.now()
     make_sample(label=7, predicted=1)

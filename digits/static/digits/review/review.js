@@ -24,7 +24,7 @@
     disagreements: Number($("remaining-disagreements").textContent),
   };
 
-  const disagreementsFirst = () => $("disagreements-first").checked;
+  const order = () => $("order").value; // oldest, disagreements or uncertain
 
   function notice(text, isError = false) {
     const el = $("notice");
@@ -81,7 +81,11 @@
   function fill() {
     if (fetching || ahead.length >= AHEAD) return fetching;
     const asked = generation;
-    const params = new URLSearchParams({ disagreements_first: disagreementsFirst(), limit: AHEAD + 1 });
+    const params = new URLSearchParams({
+      disagreements_first: order() === "disagreements",
+      uncertain_first: order() === "uncertain",
+      limit: AHEAD + 1,
+    });
     knownIds().forEach((id) => params.append("exclude", id));
     fetching = request(`${root.dataset.queueUrl}?${params}`, { method: "GET" })
       .then((data) => {
@@ -112,6 +116,8 @@
     const box = $("sample");
     $("empty").hidden = Boolean(current) || !exhausted;
     box.hidden = !current;
+    // Nothing on screen: nothing to approve or reject (undo still works).
+    root.querySelectorAll("button[data-key]").forEach((b) => (b.disabled = !current && b.dataset.key !== "u"));
     if (!current) {
       delete box.dataset.sampleId;
       return;
@@ -124,6 +130,8 @@
     $("label-source").textContent = `(${s.label_source})`;
     $("predicted").textContent = s.predicted ?? "–";
     $("confidence").textContent = s.confidence == null ? "" : `${Math.round(s.confidence * 100)}% sure`;
+    $("margin").textContent =
+      s.margin == null ? "" : `${Math.round(s.margin * 100)} points ahead of its second choice`;
     $("disagrees").hidden = !s.disagrees;
     box.classList.toggle("disagreeing", s.disagrees);
     $("sample-id").textContent = s.id;
@@ -213,10 +221,12 @@
     });
   });
 
-  $("disagreements-first").addEventListener("change", () => {
+  $("order").addEventListener("change", () => {
     const url = new URL(window.location);
-    if (disagreementsFirst()) url.searchParams.set("disagreements", "first");
-    else url.searchParams.delete("disagreements");
+    url.searchParams.delete("disagreements");
+    if (order() === "oldest") url.searchParams.delete("order");
+    else url.searchParams.set("order", order());
+    $("order").blur(); // the keys decide again at once
     window.history.replaceState(null, "", url);
     generation += 1;
     ahead = [];
