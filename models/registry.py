@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -36,29 +37,21 @@ def file_sha256(path: Path | str) -> str:
     return digest.hexdigest()
 
 
-class _MovableFile:
+class _MovableFile(File):
     """A finished file on local disk that storage may move instead of copy.
 
     FileSystemStorage renames a file that offers ``temporary_file_path``, so
     the artifact appears under its final name in one atomic step; a crash
-    never leaves half a file where a registered version points.
+    never leaves half a file where a registered version points.  Storages
+    that copy (S3) read it as the open file it also is.
     """
 
     def __init__(self, path: str):
+        super().__init__(open(path, "rb"), name=os.path.basename(path))  # noqa: SIM115 -- closed by the caller
         self._path = path
-        self.name = os.path.basename(path)
-        self.size = os.path.getsize(path)
 
     def temporary_file_path(self) -> str:
         return self._path
-
-    def chunks(self, chunk_size: int = 1 << 20):  # for storages that copy
-        with open(self._path, "rb") as fh:
-            while chunk := fh.read(chunk_size):
-                yield chunk
-
-    def close(self) -> None:
-        pass
 
 
 def _staging_path() -> str:
@@ -112,7 +105,8 @@ def _version_numbered(tmp: str, sha: str, fields: dict) -> ModelVersion:
         version = ModelVersion(version=number, **fields)
         try:
             with transaction.atomic():
-                version.artifact.save(f"v{number}-{sha[:12]}.keras", _MovableFile(tmp), save=False)
+                with _MovableFile(tmp) as artifact:
+                    version.artifact.save(f"v{number}-{sha[:12]}.keras", artifact, save=False)
                 version.save()
             log.info("Registered model version %s (sha256 %s)", version, sha[:12])
             return version

@@ -14,6 +14,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from webapp.s3 import S3UrlError, s3_storages
+
 # TensorFlow is loaded lazily, but when it is, keep its C++ chatter out of the logs.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -183,6 +185,15 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+
+# Drawings and model artifacts in an S3-compatible bucket instead of the
+# folders above (django-storages; webapp/s3.py says what the URL holds).
+S3_STORAGE_URL = env.str("S3_STORAGE_URL", default="")
+if S3_STORAGE_URL:
+    try:
+        STORAGES.update(s3_storages(S3_STORAGE_URL))
+    except S3UrlError as exc:
+        raise ImproperlyConfigured(str(exc)) from exc
 
 # --- Celery ---------------------------------------------------------------
 # Unset broker: kombu's filesystem transport under var/, so a worker and beat
