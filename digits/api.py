@@ -6,6 +6,7 @@ and stores nothing; the POSTs are CSRF-protected for the browser."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from functools import wraps
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from ninja.security import APIKeyCookie
 from models.serving import NoModelError
 from webapp.ratelimits import rate_limited
 
-from .collect import client_id_get, client_id_remember, client_sample_count, prompt_digit_choose
+from .collect import client_id_get, client_id_remember, client_sample_count, prompt_choose
 from .models import Sample
 from .prediction import activations_encode, drawing_predict, explanation_encode
 from .preprocessing import BlankDrawing, DrawingError, ImageTooLarge, data_url_decode
@@ -189,8 +190,15 @@ def samples_create(request, payload: SampleIn):
 
 class PromptOut(Schema):
     digit: int
+    reason: str = Field(description="Why this digit, in words the page shows")
+    error_rate: float | None = Field(
+        None, description="How often the served model got this digit wrong on recent reviewed drawings"
+    )
+    drawings: int | None = Field(None, description="How many recent reviewed drawings that rate is from")
 
 
 @router.get("/prompt", response=PromptOut, summary="The digit collect mode asks for next")
 def prompt(request):
-    return {"digit": prompt_digit_choose()}
+    """Mostly a digit the served model gets wrong most often lately, on the
+    drawings people gave and reviewers approved; sometimes any digit."""
+    return asdict(prompt_choose())

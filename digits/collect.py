@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.http import HttpRequest
 
+from models.selectors import active_model_version_get
+
 from .models import Sample
+from .selectors import DigitErrors, digit_errors_recent
 
 SESSION_KEY = "digits_client_id"
-# In collect mode, this share of the requests asks for one of FOCUS_DIGITS
-# (those the model confuses most); the rest ask for any digit, so every class
-# still gets new drawings.
-FOCUS_SHARE = 0.6
+# In collect mode, this share of the requests asks for a digit the model is
+# weak on; the rest ask for any digit, so every class still gets new drawings.
+WEAK_SHARE = 0.6
+WEAKEST = 3  # the weak digits asked for: this many, weakest first
+MIN_DRAWINGS = 5  # recent reviewed drawings of a digit before its error rate counts
 
 
 def client_id_peek(request: HttpRequest) -> str | None:
@@ -40,10 +45,43 @@ def client_sample_count(*, client_id: str | None) -> int:
     return Sample.objects.filter(client_id=client_id).count()
 
 
-def prompt_digit_choose(*, rng: random.Random | None = None, focus: list[int] | None = None) -> int:
-    """The digit collect mode asks for next, favouring the focus digits."""
+@dataclass(frozen=True)
+class Prompt:
+    digit: int
+    reason: str
+    error_rate: float | None = None  # set when the digit was chosen for the model's weakness on it
+    drawings: int | None = None
+
+
+def prompt_choose(*, rng: random.Random | None = None) -> Prompt:
+    """The digit collect mode asks for next, and why.
+
+    Mostly (WEAK_SHARE) one the served model gets wrong most often lately:
+    among the recent approved drawings it predicted itself, the digits read
+    wrong most, picked in proportion to their error rate (a digit needs
+    MIN_DRAWINGS to be judged).  Before there is such evidence, the
+    configured FOCUS_DIGITS stand in.  The rest of the time any digit, so
+    every digit keeps getting new drawings."""
     rng = rng or random.Random()
-    focus = settings.FOCUS_DIGITS if focus is None else focus
-    if focus and rng.random() < FOCUS_SHARE:
-        return rng.choice(focus)
-    return rng.randrange(10)
+    weak = weak_digits_get()
+    if weak and rng.random() < WEAK_SHARE:
+        pick = rng.choices(weak, weights=[d.rate for d in weak])[0]
+        reason = (
+            f"The model gets {pick.digit}s wrong {pick.rate:.0%} of the time lately "
+            f"({pick.wrong} of the last {pick.drawings} reviewed)."
+        )
+        return Prompt(pick.digit, reason, pick.rate, pick.drawings)
+    focus = settings.FOCUS_DIGITS
+    if not weak and focus and rng.random() < WEAK_SHARE:
+        names = " and ".join(f"{d}s" for d in focus)
+        return Prompt(rng.choice(focus), f"Models often confuse {names}: yours help this one tell them apart.")
+    return Prompt(rng.randrange(10), "Any digit: every one keeps getting new drawings, so none is forgotten.")
+
+
+def weak_digits_get() -> list[DigitErrors]:
+    """Digits the served version read wrong on recent approved drawings, weakest first."""
+    active = active_model_version_get()
+    if active is None:
+        return []
+    judged = [d for d in digit_errors_recent(model_version_id=active.pk) if d.drawings >= MIN_DRAWINGS and d.wrong]
+    return sorted(judged, key=lambda d: -d.rate)[:WEAKEST]

@@ -103,6 +103,38 @@ def review_queue_counts() -> QueueCounts:
     return QueueCounts(**counts)
 
 
+# --- what collect mode asks for -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigitErrors:
+    digit: int
+    drawings: int  # recent approved drawings of this digit that the version predicted
+    wrong: int
+
+    @property
+    def rate(self) -> float:
+        return self.wrong / self.drawings if self.drawings else 0.0
+
+
+def digit_errors_recent(*, model_version_id: int, recent: int = 500) -> list[DigitErrors]:
+    """Per digit (by reviewed label), how often ``model_version_id`` read it
+    wrong among the ``recent`` newest approved drawings it predicted; digits
+    with no such drawing are left out."""
+    newest = (
+        Sample.objects.filter(status=Sample.Status.APPROVED, model_version_id=model_version_id)
+        .order_by("-id")
+        .values("id")[:recent]
+    )
+    rows = (
+        Sample.objects.filter(id__in=newest)
+        .order_by()
+        .values("label")
+        .annotate(drawings=Count("id"), wrong=Count("id", filter=DISAGREES))
+    )
+    return [DigitErrors(row["label"], row["drawings"], row["wrong"]) for row in sorted(rows, key=lambda r: r["label"])]
+
+
 # --- statistics (all from the tallies) -------------------------------------------
 
 

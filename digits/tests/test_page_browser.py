@@ -136,3 +136,24 @@ def test_on_a_phone_a_tap_on_a_bar_asks_why_not(transactional_db, active_version
         phone.locator("#why").screenshot(path=str(tmp_path / "why-phone.png"))
     finally:
         context.close()
+
+
+def test_collect_mode_asks_for_the_digit_the_model_gets_wrong_lately(
+    transactional_db, active_version, live_server, page, make_sample
+):
+    for i in range(10):  # the served model read 3 of the last 10 reviewed 4s wrong
+        predicted = 9 if i < 3 else 4
+        make_sample(label=4, predicted=predicted, status=Sample.Status.APPROVED, model_version=active_version)
+    page.goto(live_server.url + "/")
+    page.locator("#mode-collect").click()
+    reasons = {}
+    for _ in range(25):  # a weak digit 60 % of the time, any digit otherwise
+        page.wait_for_selector("#prompt:not([hidden])")
+        digit = page.locator("#prompt-digit").inner_text()
+        reasons.setdefault(digit, set()).add(page.locator("#prompt-reason").inner_text())
+        if "The model gets" in " ".join(reasons.get("4", ())):
+            break
+        page.locator("#mode-free").click()
+        page.locator("#mode-collect").click()
+    assert "The model gets 4s wrong 30% of the time lately (3 of the last 10 reviewed)." in reasons["4"]
+    assert all(r.startswith("Any digit") for d, rs in reasons.items() if d != "4" for r in rs)

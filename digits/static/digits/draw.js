@@ -644,16 +644,20 @@
   }
 
   async function nextPrompt() {
-    let digit;
+    let prompt;
     try {
       const response = await fetch("/api/digits/prompt", { credentials: "same-origin" });
-      digit = (await response.json()).digit;
+      if (!response.ok) throw new Error(String(response.status));
+      prompt = await response.json(); // {digit, reason}: the digit the model is weakest on lately, mostly
     } catch (_) {
-      // offline: still favour the focus digits
-      digit = Math.random() < 0.6 && focusDigits.length ? focusDigits[Math.floor(Math.random() * focusDigits.length)] : Math.floor(Math.random() * 10);
+      // offline or refused: still favour the focus digits, and say why this one
+      const focus = Math.random() < 0.6 && focusDigits.length;
+      const digit = focus ? focusDigits[Math.floor(Math.random() * focusDigits.length)] : Math.floor(Math.random() * 10);
+      prompt = { digit, reason: "The server did not say which digits the model needs most; any drawing helps." };
     }
-    state.promptDigit = digit;
-    $("prompt-digit").textContent = digit;
+    state.promptDigit = prompt.digit;
+    $("prompt-digit").textContent = prompt.digit;
+    $("prompt-reason").textContent = prompt.reason;
     $("prompt").hidden = false;
   }
 
