@@ -7,6 +7,7 @@ from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from webapp.paginators import EstimatedCountPaginator
 from webapp.staff import staff_allowed
 
 from .export import samples_export_npz_bytes
@@ -106,6 +107,10 @@ class SampleAdmin(admin.ModelAdmin):
     search_help_text = "A sample id, or (part of) a client id."
     date_hierarchy = "created_at"
     list_per_page = 50
+    # At a million drawings counting is most of the page: no count of the
+    # whole table, and an estimated one past 10,000 rows (webapp/paginators.py).
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
     action_form = ReviewActionForm
     actions = ["approve", "reject", "relabel", "export_npz"]
     inlines = [SampleReviewInline]
@@ -234,6 +239,8 @@ class SampleReviewAdmin(admin.ModelAdmin):
     list_select_related = ("reviewer", "sample")
     search_fields = ("sample__id__exact", "reviewer__username")
     date_hierarchy = "decided_at"
+    show_full_result_count = False  # one row per decision: grows like the samples
+    paginator = EstimatedCountPaginator
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in SampleReview._meta.fields]
