@@ -22,6 +22,7 @@ every drawing and is rolled back, so "approved" means all N.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import resource
@@ -160,9 +161,6 @@ def fill(n: int, refill: bool) -> None:
         cur.execute("SET synchronous_commit = off")
         # Optional columns of later schemas, filled the way the services fill them.
         extra_cols, extra_vals = "", ""
-        if "disagrees" in columns:
-            extra_cols += ", disagrees"
-            extra_vals += ", s.predicted IS NOT NULL AND s.predicted <> s.label"
         if "margin" in columns:
             extra_cols += ", margin"
             extra_vals += ", s.confidence - 0.02"
@@ -305,10 +303,8 @@ def child_load() -> dict:
     before = _rss_mib()
     atomic = _all_approved()
     started = time.perf_counter()
-    loader = getattr(selectors, "training_arrays_load", None)
-    if loader is not None:  # streams into a memory-mapped file
-        data = loader(samples=selectors.approved_samples(), folder=STATE / "arrays")
-        x, y = data.x, data.y
+    if "folder" in inspect.signature(selectors.samples_arrays).parameters:  # streams into a memory-mapped file
+        x, y, _ = selectors.samples_arrays(selectors.approved_samples(), folder=STATE / "arrays")
     else:
         x, y = selectors.approved_samples_get()
     seconds = time.perf_counter() - started

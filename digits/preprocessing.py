@@ -163,6 +163,17 @@ def pixels_decode(data: bytes | memoryview) -> np.ndarray:
     return x.reshape(MNIST_SIZE, MNIST_SIZE)
 
 
+def pixels_decode_many(rows: list[bytes | memoryview]) -> np.ndarray:
+    """Many stored ``pixels`` at once, as uint8 (N, 28, 28): ``pixels_decode``
+    for a chunk of a streamed table, without a Python step per pixel array."""
+    size = MNIST_SIZE * MNIST_SIZE
+    joined = b"".join(rows)
+    if len(joined) != size * len(rows):
+        for data in rows:  # find and name the bad one
+            pixels_decode(data)
+    return np.frombuffer(joined, dtype=np.uint8).reshape(len(rows), MNIST_SIZE, MNIST_SIZE)
+
+
 def drawing_to_mnist(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """The 28x28 uint8 array the CNN sees for a PNG or JPEG drawing.
 

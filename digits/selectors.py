@@ -3,17 +3,21 @@ and the arrays that training and the export learn from."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import islice
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from .models import Sample, SampleDayTally, SampleTally
-from .preprocessing import pixels_decode
+from .preprocessing import pixels_decode_many
 
 # "The prediction disagrees with the label" is defined once, as the stored
 # column Sample.disagrees (the database computes it); these name it for filters.
@@ -225,15 +229,136 @@ def drawings_per_model_version() -> dict[int, DrawingsOfVersion]:
 # --- data for training and the export ---------------------------------------
 
 
-def samples_arrays(samples: QuerySet[Sample]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``x`` uint8 (N, 28, 28), ``y`` uint8 (N,) and the sample ids, in id order."""
-    rows = list(samples.order_by("id").values_list("id", "pixels", "label"))
-    x = np.zeros((len(rows), 28, 28), dtype=np.uint8)
-    for i, (_, pixels, _) in enumerate(rows):
-        x[i] = pixels_decode(pixels)
-    y = np.array([label for _, _, label in rows], dtype=np.uint8)
-    ids = np.array([sample_id for sample_id, _, _ in rows], dtype=np.int64)
-    return x, y, ids
+@dataclass(frozen=True)
+class DrawingArrays:
+    x: np.ndarray  # uint8 (N, 28, 28); memory-mapped from x.npy when loaded into a folder
+    y: np.ndarray  # uint8 (N,)
+    ids: np.ndarray  # int64 (N,), the sample each row came from
+
+    def __iter__(self):  # x, y, ids = samples_arrays(...)
+        return iter((self.x, self.y, self.ids))
+
+
+def samples_arrays(samples: QuerySet[Sample], *, folder: Path | None = None, chunk_size: int = 5000) -> DrawingArrays:
+    """``samples`` as arrays, streamed in chunks so memory does not grow
+    with the table: with ``folder`` the images are written to ``x.npy`` there
+    and come back memory-mapped (``y.npy`` and ``ids.npy`` beside it), in
+    the order the table gives them; otherwise into memory, in id order.
+
+    On PostgreSQL the rows come through one ``COPY ... TO STDOUT (FORMAT
+    binary)`` into a scratch file, whose fixed-size records are read back in
+    chunks (a server-side cursor moves the same bytes as hex text and costs
+    a Python step per row: about three times slower here); elsewhere through
+    a server-side cursor in chunks.  The rows are those counted at the
+    start: a drawing decided while this reads waits for the next load."""
+    n = samples.count()
+    sink = _ArraySink(n, folder)
+    rows = samples.order_by().values_list("id", "pixels", "label")
+    try:
+        if not n:
+            pass  # nothing to read (and an empty id__in has no SQL to copy)
+        elif connection.vendor == "postgresql":
+            _copy_binary_into(sink, rows, chunk_size * 10)
+        else:
+            _cursor_into(sink, rows.order_by("id"), chunk_size)
+    finally:
+        sink.close()
+    out = sink.arrays()
+    if folder is None and not np.all(out.ids[1:] > out.ids[:-1]):
+        order = np.argsort(out.ids, kind="stable")
+        out = DrawingArrays(out.x[order], out.y[order], out.ids[order])
+    return out
+
+
+class _ArraySink:
+    """Chunks in arrival order, into memory or appended to ``folder/x.npy``
+    (written through the file, so the process never holds the whole array)."""
+
+    def __init__(self, n: int, folder: Path | None):
+        self.n, self.folder, self.filled = n, folder, 0
+        self.y, self.ids = np.empty(n, dtype=np.uint8), np.empty(n, dtype=np.int64)
+        self.x = self.file = None
+        if folder is None:
+            self.x = np.empty((n, 28, 28), dtype=np.uint8)
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        self.file = open(folder / "x.npy", "wb")  # noqa: SIM115 (closed in close())
+        np.lib.format.write_array_header_1_0(self.file, {"descr": "|u1", "fortran_order": False, "shape": (n, 28, 28)})
+
+    def room(self) -> int:
+        return self.n - self.filled
+
+    def put(self, x: np.ndarray, y: np.ndarray, ids: np.ndarray) -> None:
+        end = self.filled + len(y)
+        self.y[self.filled : end], self.ids[self.filled : end] = y, ids
+        if self.file is None:
+            self.x[self.filled : end] = x
+        else:
+            self.file.write(np.ascontiguousarray(x, dtype=np.uint8).tobytes())
+        self.filled = end
+
+    def close(self) -> None:
+        if self.file is not None:
+            # Fewer rows than counted (decided away meanwhile): the header says n, the file ends early.
+            self.file.truncate(self.file.tell() + (self.n - self.filled) * 784)
+            self.file.close()
+
+    def arrays(self) -> DrawingArrays:
+        y, ids = self.y[: self.filled], self.ids[: self.filled]
+        if self.folder is None:
+            return DrawingArrays(self.x[: self.filled], y, ids)
+        np.save(self.folder / "y.npy", y)
+        np.save(self.folder / "ids.npy", ids)
+        return DrawingArrays(np.load(self.folder / "x.npy", mmap_mode="r")[: self.filled], y, ids)
+
+
+def _cursor_into(sink: _ArraySink, rows: QuerySet, chunk_size: int) -> None:
+    stream = rows.iterator(chunk_size=chunk_size)
+    while sink.room():
+        chunk = list(islice(stream, min(chunk_size, sink.room())))
+        if not chunk:
+            break
+        ids, pixels, labels = zip(*chunk, strict=True)
+        sink.put(pixels_decode_many(list(pixels)), np.array(labels), np.array(ids))
+    stream.close()
+
+
+# One row of PostgreSQL's binary COPY of (id bigint, pixels bytea, label smallint).
+_COPY_HEADER = 19
+_COPY_RECORD = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("id_size", ">i4"),
+        ("id", ">i8"),
+        ("pixels_size", ">i4"),
+        ("pixels", "u1", (28, 28)),
+        ("label_size", ">i4"),
+        ("label", ">i2"),
+    ]
+)
+
+
+def _copy_binary_into(sink: _ArraySink, rows: QuerySet, chunk_size: int) -> None:
+    """COPY the rows into a scratch file (psycopg2 writes it without a Python
+    step per row), then read its fixed-size records back chunk by chunk."""
+    sql, params = rows.query.sql_with_params()
+    with tempfile.TemporaryFile(dir=sink.folder) as raw:
+        with connection.cursor() as cursor:
+            query = cursor.mogrify(sql, params)
+            query = query.decode() if isinstance(query, bytes) else query
+            cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT binary)", raw)
+        raw.seek(_COPY_HEADER)
+        buffer = bytearray(chunk_size * _COPY_RECORD.itemsize)
+        while sink.room():
+            size = raw.readinto(buffer)
+            count = min(size // _COPY_RECORD.itemsize, sink.room())
+            if not count:
+                break
+            records = np.frombuffer(buffer, dtype=_COPY_RECORD, count=count)
+            if not (np.all(records["pixels_size"] == 784) and np.all(records["fields"] == 3)):
+                raise ValueError("stored pixels must be 784 bytes each")
+            sink.put(records["pixels"], records["label"], records["id"])
+            del records
 
 
 def approved_samples() -> QuerySet[Sample]:

@@ -8,18 +8,25 @@ import traceback
 from dataclasses import dataclass
 from datetime import timedelta
 
-import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from digits.models import Sample
+from digits.selectors import DrawingArrays, samples_arrays
 from models.models import ModelVersion
 from models.registry import model_version_activate, model_version_register, model_version_reject
 from models.selectors import active_model_version_get
 
 from .locks import single_flight
 from .models import TrainingRun
-from .selectors import fine_tune_in_flight, is_held_out, last_fine_tune_run, new_samples_count, training_samples
+from .selectors import (
+    DrawingsPick,
+    fine_tune_in_flight,
+    last_fine_tune_run,
+    new_samples_count,
+    training_drawings_pick,
+)
 from .services import training_run_fail, training_run_progress
 from .train import code_revision
 
@@ -143,7 +150,7 @@ def _fine_tune(run_id: int) -> None:
         _training_run_finish(run_id, TrainingRun.Status.SKIPPED, "No active version to fine-tune from.")
         return
     data_until = timezone.now()
-    train, heldout, new, skip = _drawings(since=last_fine_tune_run())
+    train, heldout, pick, skip = _drawings(since=last_fine_tune_run())
     if skip:
         _training_run_finish(run_id, TrainingRun.Status.SKIPPED, skip, parent=parent, data_until=data_until)
         return
@@ -154,17 +161,18 @@ def _fine_tune(run_id: int) -> None:
     data = ft.build_training_set(
         mnist_x=mnist.x_train,
         mnist_y=mnist.y_train,
-        drawings_x=_arrays(train),
-        drawings_y=_labels(train),
+        drawings_x=train.x,
+        drawings_y=train.y,
         config=config,
     )
     test_x, test_y = mnist.x_test, mnist.y_test
     if config.test_limit:
         test_x, test_y = test_x[: config.test_limit], test_y[: config.test_limit]
-    judge = dict(mnist_x=test_x, mnist_y=test_y, heldout_x=_arrays(heldout), heldout_y=_labels(heldout))
+    judge = dict(mnist_x=test_x, mnist_y=test_y, heldout_x=heldout.x, heldout_y=heldout.y)
     summary = {
         **data.summary,
-        "new_drawings": len(new),
+        "new_drawings": pick.new,
+        "drawings_available": pick.available,
         "heldout_per_digit": ft.per_digit(judge["heldout_y"]),
         "mnist_test_count": int(len(test_y)),
         "collected_until": data_until.isoformat(),
@@ -188,19 +196,21 @@ def _fine_tune(run_id: int) -> None:
     _register_outcome(run, parent, model, metrics, params, summary, decision, data_until)
 
 
-def _drawings(*, since: TrainingRun | None) -> tuple[list, list, list, str]:
-    """Training and held-out drawings, the new ones among those trained on,
-    and why to skip (nothing new) or ''."""
-    fields = ("id", "pixels", "label", "created_at", "reviewed_at")
-    samples = list(training_samples().only(*fields))
-    train = [s for s in samples if not is_held_out(s.pk)]
-    heldout = [s for s in samples if is_held_out(s.pk)]
-    new = [s for s in train if since is None or (s.reviewed_at or s.created_at) > since.data_until]
-    skip = ""
-    if not new:
+def _drawings(*, since: TrainingRun | None) -> tuple[DrawingArrays, DrawingArrays, DrawingsPick, str]:
+    """Training and held-out drawings (capped: training.selectors.training_drawings_pick),
+    what was picked, and why to skip (nothing new) or ''."""
+    pick = training_drawings_pick(
+        since=since.data_until if since else None,
+        cap=settings.FINE_TUNE_MAX_DRAWINGS,
+        heldout_cap=settings.FINE_TUNE_MAX_HELDOUT,
+    )
+    if not pick.new:
         after = f" since run {since.pk}" if since else ""
-        skip = f"Nothing new to learn{after}: {len(train)} training drawings, none newly approved."
-    return train, heldout, new, skip
+        empty = samples_arrays(Sample.objects.none())
+        return empty, empty, pick, f"Nothing new to learn{after}: {pick.available} drawings, none newly approved."
+    train = samples_arrays(Sample.objects.filter(id__in=pick.train_ids))
+    heldout = samples_arrays(Sample.objects.filter(id__in=pick.heldout_ids))
+    return train, heldout, pick, ""
 
 
 def _register_outcome(run, parent, model, metrics, params, summary, decision, data_until) -> None:
@@ -234,13 +244,3 @@ def _register_outcome(run, parent, model, metrics, params, summary, decision, da
             data_summary=summary,
             data_until=data_until,
         )
-
-
-def _arrays(samples) -> np.ndarray:
-    if not samples:
-        return np.zeros((0, 28, 28), np.uint8)
-    return np.stack([s.array for s in samples])
-
-
-def _labels(samples) -> np.ndarray:
-    return np.array([s.label for s in samples], dtype=np.uint8)

@@ -4,6 +4,7 @@ and how much is new since the last run."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -32,6 +33,63 @@ def training_samples() -> QuerySet[Sample]:
     """The collected drawings retraining may use, in id order (the rule of
     what counts lives in digits.selectors.trainable_samples)."""
     return trainable_samples().order_by("id")
+
+
+@dataclass(frozen=True)
+class DrawingsPick:
+    """The drawings one run learns from and is judged on (ids), chosen with a cap."""
+
+    train_ids: list[int]
+    heldout_ids: list[int]
+    new: int  # newly decided drawings picked for their half of the cap (none: nothing to learn)
+    available: int  # trainable drawings in all, for the record
+
+
+def training_drawings_pick(*, since: datetime | None, cap: int, heldout_cap: int) -> DrawingsPick:
+    """At most ``cap`` drawings to learn from and ``heldout_cap`` to judge on,
+    so a run costs the same at a thousand drawings or ten million.
+
+    Favours what the model most needs: half the cap for the drawings decided
+    since ``since`` (newest first: what started the run), a quarter for
+    older ones the served model misread (``disagrees``, newest first), and
+    the rest drawn at random from all the others, so old styles are still
+    rehearsed.  The held-out split stays ``is_held_out``'s; the judges are
+    the newest held-out drawings.  Every query reads ids only, in bounded
+    numbers, except the random draw (one ``ORDER BY random() LIMIT`` pass)."""
+    samples = training_samples()
+    new_samples = samples
+    if since is not None:  # a pending drawing (TRAIN_INCLUDE_PENDING) has no review time yet
+        new_samples = samples.filter(Q(reviewed_at__gt=since) | Q(reviewed_at__isnull=True, created_at__gt=since))
+    picked = _take_training_ids(new_samples, cap // 2)
+    new = len(picked)
+    picked += _take_training_ids(samples.filter(disagrees=True).exclude(id__in=picked), cap // 4)
+    rest = cap - len(picked)
+    if rest > 0:
+        # A little over the quota: about a fifth of the draw is held out.
+        drawn = samples.exclude(id__in=picked).order_by("?").values_list("id", flat=True)[: int(rest * 1.4) + 10]
+        picked += [i for i in drawn if not is_held_out(i)][:rest]
+    heldout = []
+    for sample_id in samples.order_by("-id").values_list("id", flat=True).iterator(chunk_size=2000):
+        if is_held_out(sample_id):
+            heldout.append(sample_id)
+            if len(heldout) >= heldout_cap:
+                break
+    if since is None:  # the first run: everything is new
+        new = len(picked)
+    return DrawingsPick(sorted(picked), sorted(heldout), new, samples.count())
+
+
+def _take_training_ids(candidates: QuerySet[Sample], quota: int) -> list[int]:
+    """Up to ``quota`` ids of ``candidates``, newest first, that are not held out."""
+    taken: list[int] = []
+    if quota <= 0:
+        return taken
+    for sample_id in candidates.order_by("-id").values_list("id", flat=True).iterator(chunk_size=2000):
+        if not is_held_out(sample_id):
+            taken.append(sample_id)
+            if len(taken) >= quota:
+                break
+    return taken
 
 
 def last_fine_tune_run() -> TrainingRun | None:
