@@ -157,3 +157,39 @@ def test_collect_mode_asks_for_the_digit_the_model_gets_wrong_lately(
         page.locator("#mode-collect").click()
     assert "The model gets 4s wrong 30% of the time lately (3 of the last 10 reviewed)." in reasons["4"]
     assert all(r.startswith("Any digit") for d, rs in reasons.items() if d != "4" for r in rs)
+
+
+def test_a_drawing_that_cannot_be_saved_says_so_beside_the_button_on_a_phone(
+    transactional_db, active_version, live_server, chromium, tmp_path
+):
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    phone = context.new_page()
+    try:
+        phone.goto(live_server.url + "/")
+        phone.wait_for_selector("#architecture svg")
+        draw(phone, SEVEN)
+        phone.wait_for_selector("#labelling:not([hidden]) #confirm:enabled")
+        phone.route("**/api/digits/samples", lambda route: route.abort())
+        phone.locator("#confirm").tap()
+        phone.wait_for_selector("#thanks.problem:not([hidden])")
+        assert phone.locator("#thanks").inner_text().startswith("Cannot reach the server: your drawing was not saved.")
+        assert phone.locator("#thanks").is_visible()  # where the person is looking, not only in the status line
+        phone.screenshot(path=str(tmp_path / "save-offline.png"))
+
+        phone.unroute("**/api/digits/samples")
+        limited = {"detail": "Too many requests.", "code": "rate_limited"}
+        phone.route(
+            "**/api/digits/samples",
+            lambda route: route.fulfill(status=429, headers={"Retry-After": "30"}, json=limited),
+        )
+        phone.locator("#confirm").tap()
+        phone.wait_for_function("document.querySelector('#thanks').textContent.includes('Try again in 30 s')")
+        assert Sample.objects.count() == 0
+
+        phone.unroute("**/api/digits/samples")
+        phone.locator("#confirm").tap()
+        phone.wait_for_selector("#thanks:not(.problem):not([hidden])")
+        assert phone.locator("#thanks").inner_text().startswith("Thank you! Saved as a 7")
+        assert Sample.objects.count() == 1
+    finally:
+        context.close()

@@ -609,13 +609,17 @@
     state.saving = true;
     const predicted = state.last.digit;
     try {
-      const { ok, data } = await postJSON("/api/digits/samples", {
+      const { ok, status, data, retryAfter } = await postJSON("/api/digits/samples", {
         image: state.last.image,
         label,
         label_source: labelSource,
       });
+      if (status === 429) {
+        showSaveProblem(`Too many drawings from here just now: your drawing was not saved. Try again in ${Math.ceil(retryAfter)} s.`);
+        return;
+      }
       if (!ok) {
-        setStatus(detailText(data), true);
+        showSaveProblem(`Not saved: ${detailText(data)}`);
         return;
       }
       $("count").textContent = data.count;
@@ -628,7 +632,7 @@
       setStatus("Draw another digit.");
       if (state.mode === "collect") nextPrompt();
     } catch (_) {
-      setStatus("Cannot reach the server; your drawing was not saved. Try again.", true);
+      showSaveProblem("Cannot reach the server: your drawing was not saved. Check your connection and try again.");
     } finally {
       state.saving = false;
     }
@@ -636,6 +640,15 @@
 
   function showThanks(text) {
     $("thanks").textContent = text;
+    $("thanks").classList.remove("problem");
+    $("thanks").hidden = false;
+  }
+
+  // Next to the button that was pressed (on a phone the status line is scrolled away).
+  function showSaveProblem(text) {
+    setStatus(text, true);
+    $("thanks").textContent = text;
+    $("thanks").classList.add("problem");
     $("thanks").hidden = false;
   }
 
