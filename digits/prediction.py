@@ -19,6 +19,7 @@ from django.conf import settings
 from models.explanation import PATCH, Explanation, explain
 from models.inference import Prediction
 from models.serving import ServedModel, model_server
+from webapp.metrics import record_prediction
 
 from .preprocessing import drawing_to_mnist
 
@@ -40,6 +41,7 @@ def drawing_predict(*, image: bytes, activations: bool = False, explanation: boo
     pixels = drawing_to_mnist(image, max_pixels=settings.DIGITS_MAX_PIXELS)
     served = model_server().get()  # one version answers everything below
     prediction = served.predictor.predict(pixels, activations=activations)
+    record_prediction(version=served.version, digit=prediction.digit)
     why = explain(pixels, served.predictor.predict_batch) if explanation else None
     return DrawingPrediction(pixels, prediction, served, why)
 

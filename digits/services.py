@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from models.serving import NoModelError, model_server
+from webapp.metrics import record_prediction
 
 from .models import Sample, SampleReview
 from .preprocessing import drawing_to_mnist
@@ -58,6 +59,7 @@ def sample_create(*, image: bytes, label: int, label_source: str, client_id: str
         prediction, version_id = None, None
     else:
         prediction, version_id = served.predictor.predict(pixels), served.version_id
+        record_prediction(version=served.version, digit=prediction.digit)
 
     sample = Sample(
         image_sha256=digest,

@@ -1,12 +1,20 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
 app = Celery("webapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_ready.connect
+def _serve_worker_metrics(sender=None, **kwargs) -> None:
+    from .metrics import worker_metrics_serve
+
+    worker_metrics_serve()
 
 
 @app.task(name="webapp.ping")

@@ -34,3 +34,20 @@ def post_worker_init(worker):
     # Poll in the background: an idle worker, too, swaps to a newly activated
     # version within seconds, and requests never wait on the database for it.
     model_server().watch()
+
+
+def on_starting(server):
+    # With METRICS_DIR the workers' metric files are summed by /metrics; the
+    # files of an earlier run would be summed in too.
+    if settings.METRICS_DIR:
+        from pathlib import Path
+
+        for stale in Path(settings.METRICS_DIR).glob("*.db"):
+            stale.unlink()
+
+
+def child_exit(server, worker):
+    if settings.METRICS_DIR:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -25,6 +25,7 @@ from django.http import HttpRequest, JsonResponse
 from django_ratelimit.core import get_usage
 
 from .clients import client_address
+from .metrics import record_rate_limited
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ def rate_limited(*, group: str, rate_setting: str, address_rate_setting: str):
                 log.warning("Rate limit %s not checked (cache unavailable: %s)", group, exc)
                 retry_after = None
             if retry_after is not None:
+                record_rate_limited(group=group)
                 response = JsonResponse(
                     {"detail": f"Too many requests; the limit is {limit}. Please slow down.", "code": "rate_limited"},
                     status=429,

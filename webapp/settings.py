@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    "django_prometheus",
     "axes",
     "django_ratelimit",
     "digits",
@@ -68,6 +69,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: latency per view and responses per status (/metrics).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "webapp.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -79,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its answer.
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -268,6 +272,19 @@ for _name in (
         raise ImproperlyConfigured(f"{_name} must be at least 1")
 if FINE_TUNE_REHEARSAL < 0 or FINE_TUNE_FOCUS_OVERSAMPLE < 1 or FINE_TUNE_TEST_LIMIT < 0:
     raise ImproperlyConfigured("FINE_TUNE_REHEARSAL and FINE_TUNE_TEST_LIMIT must be >= 0, FOCUS_OVERSAMPLE >= 1")
+
+# --- Metrics (webapp/metrics.py) --------------------------------------------
+# /metrics answers requests from these networks that did not come through a
+# proxy (Prometheus on the internal network), and logged-in staff; nobody else.
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+# A folder shared by the processes of one host (gunicorn's workers), emptied at
+# start: /metrics then sums them all.  Unset: each process reports its own.
+METRICS_DIR = env.str("METRICS_DIR", default="")
+if METRICS_DIR:
+    Path(METRICS_DIR).mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIR  # prometheus_client reads it there
+# host:port a Celery worker serves its metrics on (internal address only); empty: off.
+WORKER_METRICS_BIND = env.str("WORKER_METRICS_BIND", default="")
 
 # --- Security -------------------------------------------------------------
 # HTTPS=true when served behind TLS (a proxy terminating it sets
