@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import base64
 import io
+import json
 import os
 import random
 import secrets
@@ -104,6 +105,12 @@ class Tally:
         self.latencies: list[float] = []
         self.predictions = 0
         self.stored = 0
+        self.sent: dict[int, list[float]] = {}  # person -> times of their predictions
+
+    def peak_per_second(self, *, person: int | None = None) -> int:
+        """The most predictions sent in one wall-clock second, by one person or by everyone."""
+        times = self.sent.get(person, []) if person is not None else [t for ts in self.sent.values() for t in ts]
+        return max(Counter(int(t) for t in times).values(), default=0)
 
     def add(self, status: int | str, seconds: float, kind: str) -> None:
         with self.lock:
@@ -135,14 +142,16 @@ def post(session: requests.Session, url: str, body: dict, tally: Tally, kind: st
 def person(base: str, images: list[str], until: float, tally: Tally, seed: int) -> None:
     rng = random.Random(seed)
     session = browser(base)
+    sent = tally.sent.setdefault(seed, [])
     time.sleep(rng.uniform(0, 2))  # people do not start on the same millisecond
     while time.monotonic() < until:
         image = rng.choice(images)
         stop_drawing = time.monotonic() + rng.uniform(2, 3)
         while time.monotonic() < min(stop_drawing, until):
-            sent = time.monotonic()
+            started = time.monotonic()
+            sent.append(time.time())
             post(session, base + "/api/digits/predict", {"image": image, "activations": True}, tally, "predict")
-            time.sleep(max(0.0, 0.1 - (time.monotonic() - sent)))  # the page: at most one every ~100 ms
+            time.sleep(max(0.0, 0.1 - (time.monotonic() - started)))  # the page: at most one every ~100 ms
         if time.monotonic() >= until:
             break
         body = {"image": image, "label": rng.randrange(10), "label_source": "confirmed"}
@@ -191,6 +200,13 @@ def hammer(base: str, rate: float, duration: float, threads: int = 16) -> tuple[
     return tally, time.monotonic() - started
 
 
+SHOW_LIMITS = (
+    "import json; from django.conf import settings as s; names = "
+    "('RATELIMIT_ENABLE', 'RATELIMIT_PREDICT', 'RATELIMIT_PREDICT_ADDRESS'); "
+    "print(json.dumps({k: getattr(s, k) for k in names}))"
+)
+
+
 def wait_until_up(url: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -203,12 +219,57 @@ def wait_until_up(url: str, timeout: float = 120) -> None:
     sys.exit(f"server at {url} did not come up")
 
 
+def start_server(env: dict) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [PY, "-m", "gunicorn", "webapp.wsgi:application", "-c", "webapp/gunicorn.conf.py"], cwd=ROOT, env=env
+    )
+    try:
+        wait_until_up(f"http://{env['GUNICORN_BIND']}/api/models/served")
+    except BaseException:
+        stop_server(server)
+        raise
+    return server
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def show_limits(env: dict) -> dict:
+    out = subprocess.run(
+        [PY, "manage.py", "shell", "-c", SHOW_LIMITS], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def report_classroom(name: str, tally: Tally, elapsed: float, people: int, limits: dict) -> None:
+    lat = sorted(tally.latencies)
+    errors = sum(n for s, n in tally.statuses.items() if s not in (200, 429))
+    print(
+        f"{name}: {people} people, {elapsed:.0f} s: {tally.predictions} predictions answered "
+        f"({tally.predictions / elapsed:.0f}/s, {tally.predictions / elapsed / people:.1f}/s a person), "
+        f"{tally.stored} drawings stored; 429s: {tally.statuses.get(429, 0)}, errors: {errors}; "
+        f"predict p50 {statistics.median(lat) * 1000:.0f} ms, p99 {lat[int(len(lat) * 0.99)] * 1000:.0f} ms"
+    )
+    busiest = max(tally.peak_per_second(person=p) for p in tally.sent)
+    print(
+        f"  busiest second: {busiest} predictions sent by one person (limit {limits['RATELIMIT_PREDICT']}), "
+        f"{tally.peak_per_second()} by the address (ceiling {limits['RATELIMIT_PREDICT_ADDRESS']})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=30)
     parser.add_argument("--duration", type=float, default=60, help="seconds of drawing")
     parser.add_argument("--hammer-rate", type=float, default=200, help="predictions a second of the one script")
     parser.add_argument("--database", default="digitlab_classroom")
+    parser.add_argument(
+        "--old-rule",
+        action="store_true",
+        help="first run the classroom under the old rule (20/s per address, no per-browser limit) as a baseline",
+    )
     args = parser.parse_args()
 
     port = free_port()
@@ -216,24 +277,23 @@ def main() -> None:
     env = server_env(args.database, var_dir, port)
     prepare(env, args.database)
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [PY, "-m", "gunicorn", "webapp.wsgi:application", "-c", "webapp/gunicorn.conf.py"], cwd=ROOT, env=env
-    )
-    try:
-        wait_until_up(base + "/api/models/served")
-        print(f"load: {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} cores")
-        print("gunicorn: 2 sync workers, DEBUG off, PostgreSQL + Redis, production rate limits, all from 127.0.0.1")
+    print(f"load: {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} cores")
+    print("gunicorn: 2 sync workers, DEBUG off, PostgreSQL + Redis, every request from 127.0.0.1")
 
+    if args.old_rule:
+        old = {**env, "RATELIMIT_PREDICT": "100000/s", "RATELIMIT_PREDICT_ADDRESS": "20/s"}
+        server = start_server(old)
+        try:
+            tally, elapsed = classroom(base, args.people, args.duration)
+            report_classroom("old rule (baseline)", tally, elapsed, args.people, show_limits(old))
+        finally:
+            stop_server(server)
+
+    limits = show_limits(env)
+    server = start_server(env)
+    try:
         tally, elapsed = classroom(base, args.people, args.duration)
-        lat = sorted(tally.latencies)
-        errors = sum(n for s, n in tally.statuses.items() if s not in (200, 429))
-        print(
-            f"classroom: {args.people} people, {elapsed:.0f} s: {tally.predictions} predictions "
-            f"({tally.predictions / elapsed:.0f}/s, {tally.predictions / elapsed / args.people:.1f}/s a person), "
-            f"{tally.stored} drawings stored; answers {dict(tally.statuses)}; "
-            f"429s: {tally.statuses.get(429, 0)}, errors: {errors}; "
-            f"predict p50 {statistics.median(lat) * 1000:.1f} ms, p99 {lat[int(len(lat) * 0.99)] * 1000:.1f} ms"
-        )
+        report_classroom("classroom", tally, elapsed, args.people, limits)
 
         time.sleep(1)  # out of the classroom's rate windows
         script, elapsed = hammer(base, args.hammer_rate, 10)
@@ -246,8 +306,7 @@ def main() -> None:
         )
         print(f"load: {os.getloadavg()[0]:.1f} (1 min)")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
 
 
 if __name__ == "__main__":
