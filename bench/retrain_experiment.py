@@ -142,10 +142,10 @@ def main() -> None:
     from models.registry import model_version_activate, model_version_register
     from models.serving import read_model
     from training.datasets import load_mnist
-    from training.fine_tune import evaluate
+    from training.evaluation import evaluate
     from training.models import TrainingRun
     from training.network import architecture_summary
-    from training.retraining import retrain_request
+    from training.services import training_run_request
 
     print(f"Scratch instance in {work}")
     call_command("migrate", verbosity=0)
@@ -176,7 +176,7 @@ def main() -> None:
         start_new_session=True,
     )
     try:
-        run = retrain_request(trigger=TrainingRun.Trigger.MANUAL, by="retrain_experiment").run
+        run = training_run_request(trigger=TrainingRun.Trigger.MANUAL, by="retrain_experiment").run
         shown = 0
         while run.status not in TrainingRun.FINISHED:
             time.sleep(1)

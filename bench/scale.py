@@ -333,7 +333,7 @@ def child_fine_tune() -> dict:
     from django.utils import timezone
 
     from training.models import TrainingRun
-    from training.retraining import fine_tune_run_execute
+    from training.services import fine_tune_run_execute
 
     before = _rss_mib()
     atomic = _all_approved()

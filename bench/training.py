@@ -37,9 +37,11 @@ def main() -> None:
     from digits.preprocessing import drawing_to_mnist
     from models.selectors import active_model_version_get
     from training.datasets import load_mnist
-    from training.fine_tune import FineTuneConfig, build_training_set, evaluate, fine_tune
+    from training.evaluation import evaluate
+    from training.fine_tune import FineTuneConfig, build_training_set, fine_tune
+    from training.fitting import make_dataset
     from training.network import build_cnn
-    from training.train import TrainConfig, make_dataset
+    from training.train import TrainConfig
 
     data = load_mnist()
     active = active_model_version_get()

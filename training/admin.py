@@ -4,7 +4,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from .models import TrainingRun
-from .retraining import retrain_request
+from .services import training_run_request
 
 
 def progress_bar(run: TrainingRun) -> str:
@@ -43,6 +43,6 @@ class TrainingRunAdmin(admin.ModelAdmin):
         """The "Retrain now" button (POST only; the changelist carries the form)."""
         if request.method != "POST" or not self.has_change_permission(request):
             return redirect("admin:training_trainingrun_changelist")
-        result = retrain_request(trigger=TrainingRun.Trigger.MANUAL, by=request.user.get_username())
+        result = training_run_request(trigger=TrainingRun.Trigger.MANUAL, by=request.user.get_username())
         self.message_user(request, result.message, messages.SUCCESS if result.run else messages.WARNING)
         return redirect(reverse("admin:training_trainingrun_changelist"))

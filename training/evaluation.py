@@ -1,4 +1,5 @@
-"""Accuracy, per-digit accuracy and confusion matrices."""
+"""The evaluation stage: accuracy, per-digit accuracy and confusion matrices
+of a model on MNIST test images and on held-out drawings."""
 
 from __future__ import annotations
 
@@ -33,6 +34,20 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, prefix: str) 
     }
 
 
+def predict_digits(model, x: np.ndarray) -> np.ndarray:
+    """The digit ``model`` reads in each uint8 (N, 28, 28) image."""
+    if not len(x):
+        return np.zeros((0,), np.int64)
+    return model.predict(model_input(x), batch_size=1024, verbose=0).argmax(axis=1)
+
+
 def evaluate_mnist(model, x_test: np.ndarray, y_test: np.ndarray) -> dict:
-    y_pred = model.predict(model_input(x_test), batch_size=1024, verbose=0).argmax(axis=1)
-    return classification_metrics(y_test, y_pred, "mnist")
+    return classification_metrics(y_test, predict_digits(model, x_test), "mnist")
+
+
+def evaluate(model, *, mnist_x: np.ndarray, mnist_y: np.ndarray, heldout_x: np.ndarray, heldout_y: np.ndarray) -> dict:
+    """MNIST test and held-out drawings: accuracy, per digit, confusion, 7-vs-9."""
+    return {
+        **evaluate_mnist(model, mnist_x, mnist_y),
+        **classification_metrics(heldout_y, predict_digits(model, heldout_x), "heldout"),
+    }

@@ -1,10 +1,10 @@
-"""Fine-tuning the active CNN on collected drawings without forgetting MNIST.
+"""The fine-tuning stage: the active CNN learns collected drawings without
+forgetting MNIST.
 
 Following the Keras transfer-learning guide: start from the active version's
 weights, recompile with a low learning rate, train a few epochs on the new
 data mixed with a rehearsal sample of the old (MNIST), with the focus digits
-oversampled and the baseline's augmentations.  Then measure the candidate and
-its parent on the same MNIST test images and the same held-out drawings.
+oversampled and the baseline's augmentations.
 
 TensorFlow is imported inside the functions that need it: this module is
 read by processes that fork (the Celery worker's parent) and must not load it.
@@ -19,11 +19,8 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 from django.conf import settings
 
-from models.model_input import model_input
-
 from .augment import AugmentConfig
-from .evaluation import classification_metrics
-from .train import EpochCallback
+from .fitting import EpochCallback
 
 log = logging.getLogger(__name__)
 
@@ -115,38 +112,15 @@ def build_training_set(
 
 
 def fine_tune(model, data: TrainingSet, config: FineTuneConfig, *, on_epoch: EpochCallback | None = None, verbose=0):
-    """Train ``model`` (the parent's weights, changed in place) and return it."""
+    """Train ``model`` (the parent's weights, changed in place) and return it.
+
+    Every layer trains, with a learning rate low enough to adjust the
+    features the parent learnt rather than relearn them."""
     import keras
 
-    from .train import ProgressCallback, make_dataset
+    from .fitting import fit
 
     keras.utils.set_random_seed(config.seed)
     for layer in model.layers:
         layer.trainable = True
-    # Recompile after changing ``trainable``, with a learning rate low enough
-    # to adjust the features the parent learnt rather than relearn them.
-    # Decayed to zero, as the baseline's was, so the last steps settle.
-    steps = config.epochs * math.ceil(len(data.y) / config.batch_size)
-    model.compile(
-        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    ds = make_dataset(data.x, data.y, batch_size=config.batch_size, seed=config.seed, augment=config.augment)
-    callbacks = [ProgressCallback(on_epoch, config.epochs)] if on_epoch else []
-    model.fit(ds, epochs=config.epochs, verbose=verbose, callbacks=callbacks)
-    return model
-
-
-def predict_digits(model, x: np.ndarray) -> np.ndarray:
-    if not len(x):
-        return np.zeros((0,), np.int64)
-    return model.predict(model_input(x), batch_size=1024, verbose=0).argmax(axis=1)
-
-
-def evaluate(model, *, mnist_x: np.ndarray, mnist_y: np.ndarray, heldout_x: np.ndarray, heldout_y: np.ndarray) -> dict:
-    """MNIST test and held-out drawings: accuracy, per digit, confusion, 7-vs-9."""
-    return {
-        **classification_metrics(mnist_y, predict_digits(model, mnist_x), "mnist"),
-        **classification_metrics(heldout_y, predict_digits(model, heldout_x), "heldout"),
-    }
+    return fit(model, data.x, data.y, config, on_epoch=on_epoch, verbose=verbose)

@@ -1,5 +1,5 @@
-"""Reads for retraining: which drawings it learns from, which it is judged on,
-and how much is new since the last run."""
+"""Reads for training: which drawings a run learns from and is judged on, how
+much is new since the last run, and the runs themselves."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from digits.models import Sample
-from digits.selectors import trainable_samples
+from digits.selectors import DrawingArrays, samples_arrays, trainable_samples
 
 from .models import TrainingRun
 
@@ -33,6 +33,13 @@ def training_samples() -> QuerySet[Sample]:
     """The collected drawings retraining may use, in id order (the rule of
     what counts lives in digits.selectors.trainable_samples)."""
     return trainable_samples().order_by("id")
+
+
+def _reviewed_since(samples: QuerySet[Sample], since: datetime | None) -> QuerySet[Sample]:
+    if since is None:
+        return samples
+    # A pending drawing (TRAIN_INCLUDE_PENDING) has no review time yet.
+    return samples.filter(Q(reviewed_at__gt=since) | Q(reviewed_at__isnull=True, created_at__gt=since))
 
 
 @dataclass(frozen=True)
@@ -57,10 +64,7 @@ def training_drawings_pick(*, since: datetime | None, cap: int, heldout_cap: int
     the newest held-out drawings.  Every query reads ids only, in bounded
     numbers, except the random draw (one ``ORDER BY random() LIMIT`` pass)."""
     samples = training_samples()
-    new_samples = samples
-    if since is not None:  # a pending drawing (TRAIN_INCLUDE_PENDING) has no review time yet
-        new_samples = samples.filter(Q(reviewed_at__gt=since) | Q(reviewed_at__isnull=True, created_at__gt=since))
-    picked = _take_training_ids(new_samples, cap // 2)
+    picked = _take_training_ids(_reviewed_since(samples, since), cap // 2)
     new = len(picked)
     picked += _take_training_ids(samples.filter(disagrees=True).exclude(id__in=picked), cap // 4)
     rest = cap - len(picked)
@@ -93,8 +97,9 @@ def _take_training_ids(candidates: QuerySet[Sample], quota: int) -> list[int]:
 
 
 def last_fine_tune_run() -> TrainingRun | None:
-    """The last fine-tuning that learned something (its data is what a new
-    run compares against)."""
+    """The last run: the last fine-tuning that learned something.  Drawings
+    reviewed after its ``data_until`` are what a new run has that it did not
+    (a failed or skipped run learned nothing, so it does not count)."""
     return (
         TrainingRun.objects.filter(kind=TrainingRun.Kind.FINE_TUNE, status=TrainingRun.Status.SUCCEEDED)
         .order_by("-data_until", "-id")
@@ -102,16 +107,32 @@ def last_fine_tune_run() -> TrainingRun | None:
     )
 
 
-def new_samples_count(*, since: datetime | None = None) -> int:
-    """Drawings approved since ``since`` (default: since the last run)."""
-    if since is None:
-        last = last_fine_tune_run()
-        since = last.data_until if last else None
-    samples = training_samples()
-    if since is not None:
-        # A pending drawing (TRAIN_INCLUDE_PENDING) has no review time yet.
-        samples = samples.filter(Q(reviewed_at__gt=since) | Q(reviewed_at__isnull=True, created_at__gt=since))
-    return samples.count()
+def new_samples_count() -> int:
+    """Drawings approved since the last run."""
+    last = last_fine_tune_run()
+    return _reviewed_since(training_samples(), last.data_until if last else None).count()
+
+
+@dataclass
+class FineTuneDrawings:
+    train: DrawingArrays
+    heldout: DrawingArrays
+    pick: DrawingsPick
+
+
+def fine_tune_drawings_get() -> FineTuneDrawings:
+    """The drawings a fine-tuning learns from and is judged on, picked within
+    the caps (``training_drawings_pick``) with what is new since the last run;
+    no arrays are read when nothing is new."""
+    last = last_fine_tune_run()
+    since = last.data_until if last else None
+    caps = dict(cap=settings.FINE_TUNE_MAX_DRAWINGS, heldout_cap=settings.FINE_TUNE_MAX_HELDOUT)
+    pick = training_drawings_pick(since=since, **caps)
+    if not pick.new:
+        empty = samples_arrays(Sample.objects.none())
+        return FineTuneDrawings(empty, empty, pick)
+    train = samples_arrays(Sample.objects.filter(id__in=pick.train_ids))
+    return FineTuneDrawings(train, samples_arrays(Sample.objects.filter(id__in=pick.heldout_ids)), pick)
 
 
 def fine_tune_in_flight() -> TrainingRun | None:

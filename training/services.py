@@ -1,19 +1,119 @@
-"""Training runs as recorded work: create, progress, finish."""
+"""Training runs, the only writer of ``TrainingRun``: request one (single
+flight), reap runs whose worker died, claim, record progress, finish or fail,
+and execute the two kinds (a baseline, a fine-tuning) through their stages
+and the registry's services."""
 
 from __future__ import annotations
 
 import logging
 import traceback
+from dataclasses import dataclass
+from datetime import timedelta
 
-from django.db import transaction
+from celery import current_app
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from models.registry import model_version_activate, model_version_register
+from models.models import ModelVersion
+from models.registry import model_version_activate, model_version_register, model_version_reject
+from models.selectors import active_model_version_get
 
+from .fitting import EpochCallback
+from .locks import single_flight
 from .models import TrainingRun
-from .train import TrainConfig, code_revision
+from .selectors import fine_tune_drawings_get, fine_tune_in_flight, last_fine_tune_run, new_samples_count
+from .train import TrainConfig
 
 log = logging.getLogger(__name__)
+
+# The Celery task that executes a queued run (training/tasks.py), sent by
+# name so that this module and the tasks do not import each other.
+FINE_TUNE_TASK = "training.fine_tune_run"
+# A queued run whose message was never picked up (no worker, a flushed
+# broker) stops blocking new runs after this long; its message expires too.
+QUEUED_EXPIRES_SECONDS = 6 * 3600
+WORKER_LOST = "The worker running it stopped (killed, or its host lost) before it finished; nothing was registered."
+
+
+class LockBusy(RuntimeError):
+    """The retraining lock is held by someone else for a moment."""
+
+
+@dataclass
+class RunRequest:
+    run: TrainingRun | None
+    message: str
+
+
+# --- the lifecycle of a run ---------------------------------------------------
+
+
+def training_run_request(*, trigger: str, by: str = "", overrides: dict | None = None) -> RunRequest:
+    """Queue a fine-tuning run unless one is already queued or running.
+    ``overrides`` replace settings of this one run (FineTuneConfig fields)."""
+    from .fine_tune import FineTuneConfig
+
+    FineTuneConfig.from_settings(**(overrides or {}))  # refuse unknown settings now, not in the worker
+    training_runs_reap()
+    try:
+        with transaction.atomic():
+            run = TrainingRun.objects.create(
+                kind=TrainingRun.Kind.FINE_TUNE,
+                trigger=trigger,
+                requested_by=by[:150],
+                epochs=(overrides or {}).get("epochs", settings.FINE_TUNE_EPOCHS),
+                params=overrides or {},
+            )
+            # Sent once the run is committed, so the worker never misses it.
+            send = current_app.send_task
+            transaction.on_commit(lambda: send(FINE_TUNE_TASK, (run.pk,), expires=QUEUED_EXPIRES_SECONDS))
+    except IntegrityError:  # the one_fine_tune_in_flight constraint
+        current = fine_tune_in_flight()
+        what = f"run {current.pk} is {current.status}" if current else "another run is in flight"
+        log.info("Retraining requested by %s (%s) while %s; not starting another", by or trigger, trigger, what)
+        return RunRequest(None, f"A retraining is already in progress ({what}); not starting another.")
+    log.info("Queued retraining run %s (%s, %s)", run.pk, trigger, by)
+    return RunRequest(run, f"Retraining queued as run {run.pk}.")
+
+
+def training_run_request_on_threshold() -> RunRequest:
+    """Queue a run when RETRAIN_THRESHOLD drawings were approved since the last run."""
+    count = new_samples_count()
+    if count < settings.RETRAIN_THRESHOLD:
+        return RunRequest(None, f"{count} new drawings of the {settings.RETRAIN_THRESHOLD} that start a run.")
+    return training_run_request(trigger=TrainingRun.Trigger.THRESHOLD, by=f"{count} new drawings")
+
+
+def training_runs_reap() -> int:
+    """Mark fine-tuning runs whose worker died as failed; returns how many.
+
+    A run is RUNNING only while its worker holds the single-flight lock, so
+    when we can take the lock, every RUNNING run is an orphan."""
+    with single_flight() as held:
+        if not held:
+            return 0
+        now = timezone.now()
+        fine_tunes = TrainingRun.objects.filter(kind=TrainingRun.Kind.FINE_TUNE)
+        lost = fine_tunes.filter(status=TrainingRun.Status.RUNNING).update(
+            status=TrainingRun.Status.FAILED, error=WORKER_LOST, finished_at=now
+        )
+        expired = fine_tunes.filter(
+            status=TrainingRun.Status.QUEUED, created_at__lt=now - timedelta(seconds=QUEUED_EXPIRES_SECONDS)
+        ).update(status=TrainingRun.Status.FAILED, error="No worker picked it up in time.", finished_at=now)
+    if lost or expired:
+        log.warning("Marked %s lost and %s expired fine-tuning runs as failed", lost, expired)
+    return lost + expired
+
+
+def training_run_claim(*, run_id: int) -> bool:
+    """Start a queued run; False when it is not queued any more (another
+    delivery of the same message, or reaped)."""
+    now = timezone.now()
+    claimed = TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.QUEUED).update(
+        status=TrainingRun.Status.RUNNING, started_at=now, heartbeat_at=now
+    )
+    return bool(claimed)
 
 
 def training_run_progress(*, run_id: int, epoch: int, epochs: int, logs: dict) -> None:
@@ -26,24 +126,49 @@ def training_run_progress(*, run_id: int, epoch: int, epochs: int, logs: dict) -
         run.save(update_fields=["epoch", "epochs", "history", "heartbeat_at"])
 
 
+def training_run_finish(*, run_id: int, status: str, message: str = "", **fields) -> None:
+    """Record how a run ended (succeeded or skipped) and what it produced."""
+    TrainingRun.objects.filter(pk=run_id).update(status=status, message=message, finished_at=timezone.now(), **fields)
+
+
 def training_run_fail(*, run_id: int, error: str) -> None:
-    TrainingRun.objects.filter(pk=run_id, status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]).update(
+    TrainingRun.objects.filter(pk=run_id, status__in=TrainingRun.IN_FLIGHT).update(
         status=TrainingRun.Status.FAILED, error=error[:10000], finished_at=timezone.now()
     )
+
+
+def _progress_of(run_id: int, also: EpochCallback | None = None) -> EpochCallback:
+    def progress(epoch: int, epochs: int, logs: dict) -> None:
+        training_run_progress(run_id=run_id, epoch=epoch, epochs=epochs, logs=logs)
+        if also:
+            also(epoch, epochs, logs)
+
+    return progress
+
+
+def _version_register(*, run: TrainingRun, model, parent: ModelVersion | None = None, **fields) -> ModelVersion:
+    """Register what ``run`` trained, with the layer summary the page shows."""
+    from .network import architecture_summary
+
+    architecture = architecture_summary(model)
+    return model_version_register(model=model, architecture=architecture, parent=parent, training_run=run, **fields)
+
+
+# --- a baseline ---------------------------------------------------------------
 
 
 def baseline_train(
     *,
     config: TrainConfig,
     trigger: str = TrainingRun.Trigger.COMMAND,
-    on_epoch=None,
+    on_epoch: EpochCallback | None = None,
     verbose: int = 2,
     activate_if_none: bool = True,
 ) -> TrainingRun:
     """Train a baseline CNN on MNIST, register it, and activate it when no
     version is active yet."""
     from .datasets import load_mnist
-    from .network import architecture_summary
+    from .provenance import version_params
     from .train import train_baseline
 
     data = load_mnist()
@@ -55,29 +180,11 @@ def baseline_train(
         epochs=config.epochs,
         params=config.as_dict(),
     )
-
-    def progress(epoch, epochs, logs):
-        training_run_progress(run_id=run.pk, epoch=epoch, epochs=epochs, logs=logs)
-        if on_epoch:
-            on_epoch(epoch, epochs, logs)
-
     try:
-        model, metrics, summary = train_baseline(data, config, on_epoch=progress, verbose=verbose)
-        params = {**config.as_dict(), "code_revision": code_revision(), "kind": "baseline"}
-        version = model_version_register(
-            model=model,
-            architecture=architecture_summary(model),
-            metrics=metrics,
-            params=params,
-            data_summary=summary,
-            training_run=run,
-        )
-        run.refresh_from_db()
-        run.status = TrainingRun.Status.SUCCEEDED
-        run.result = version
-        run.data_summary = summary
-        run.finished_at = timezone.now()
-        run.save(update_fields=["status", "result", "data_summary", "finished_at"])
+        model, metrics, summary = train_baseline(data, config, on_epoch=_progress_of(run.pk, on_epoch), verbose=verbose)
+        params = version_params(config, kind="baseline")
+        version = _version_register(run=run, model=model, metrics=metrics, params=params, data_summary=summary)
+        training_run_finish(run_id=run.pk, status=TrainingRun.Status.SUCCEEDED, result=version, data_summary=summary)
         if activate_if_none:
             by = f"training run {run.pk}"
             model_version_activate(version=version, by=by, reason="first baseline", expected_current=None)
@@ -86,3 +193,82 @@ def baseline_train(
         raise
     run.refresh_from_db()
     return run
+
+
+# --- a fine-tuning ------------------------------------------------------------
+
+
+def fine_tune_run_execute(*, run_id: int) -> TrainingRun | None:
+    """Claim a queued run, fine-tune, gate, register, maybe promote.
+
+    Everything a run writes at the end (the version, its gate decision, the
+    activation, the run's outcome) is one transaction, so a worker killed at
+    any point leaves no half-registered version, only a RUNNING run that the
+    next trigger or worker start marks failed."""
+    with single_flight() as held:
+        if not held:
+            # Only a reaper holds it briefly; the broker delivers again.
+            raise LockBusy(f"run {run_id}: the retraining lock is held")
+        if not training_run_claim(run_id=run_id):
+            log.info("Run %s is not queued any more; nothing to do", run_id)
+            return None
+        try:
+            _fine_tune(TrainingRun.objects.get(pk=run_id))
+        except Exception:
+            log.exception("Fine-tuning run %s failed", run_id)
+            training_run_fail(run_id=run_id, error=traceback.format_exc())
+    return TrainingRun.objects.get(pk=run_id)
+
+
+def _fine_tune(run: TrainingRun) -> None:
+    from .fine_tune import FineTuneConfig
+    from .pipeline import fine_tune_candidate
+
+    skipped = TrainingRun.Status.SKIPPED
+    parent = active_model_version_get()
+    if parent is None:
+        training_run_finish(run_id=run.pk, status=skipped, message="No active version to fine-tune from.")
+        return
+    data_until = timezone.now()
+    drawings = fine_tune_drawings_get()
+    if not drawings.pick.new:
+        last = last_fine_tune_run()
+        after = f" since run {last.pk}" if last else ""
+        message = f"Nothing new to learn{after}: {drawings.pick.available} drawings, none newly approved."
+        training_run_finish(run_id=run.pk, status=skipped, message=message, parent=parent, data_until=data_until)
+        return
+    config = FineTuneConfig.from_settings(**run.params)
+    TrainingRun.objects.filter(pk=run.pk).update(parent=parent, params=config.as_dict(), epochs=config.epochs)
+    candidate = fine_tune_candidate(parent=parent, config=config, drawings=drawings, on_epoch=_progress_of(run.pk))
+    candidate.data_summary["collected_until"] = data_until.isoformat()
+    _fine_tune_outcome_record(run, parent, candidate, data_until)
+
+
+def _fine_tune_outcome_record(run: TrainingRun, parent: ModelVersion, candidate, data_until) -> None:
+    """Register the candidate, promote or reject it as the gate said, and
+    finish the run, all in one transaction."""
+    with transaction.atomic():
+        version = _version_register(
+            run=run,
+            model=candidate.model,
+            metrics=candidate.metrics,
+            params=candidate.params,
+            data_summary=candidate.data_summary,
+            parent=parent,
+        )
+        reason = candidate.decision.reason
+        if candidate.decision.passed:
+            by = f"training run {run.pk}"
+            version = model_version_activate(version=version, by=by, reason=reason, expected_current=parent)
+        else:
+            version = model_version_reject(version=version, reason=reason)
+        outcome = {ModelVersion.Status.ACTIVE: "promoted", ModelVersion.Status.REJECTED: "rejected by the gate"}
+        message = f"{version} {outcome.get(version.status, 'stays a candidate')}. {version.status_reason}"
+        training_run_finish(
+            run_id=run.pk,
+            status=TrainingRun.Status.SUCCEEDED,
+            message=message,
+            result=version,
+            data_summary=candidate.data_summary,
+            data_until=data_until,
+        )

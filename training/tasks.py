@@ -1,9 +1,9 @@
-"""Celery tasks that retrain: thin, idempotent, taking ids.
+"""Celery tasks that retrain: thin, idempotent, taking ids, calling services.
 
 Nothing here imports TensorFlow at module level: this module is imported by
 the worker's parent process (which forks the pool) and by beat.  The heavy
-work is imported inside ``fine_tune_run``, so TensorFlow first loads in the
-pool child that runs it.
+work is imported inside the services, so TensorFlow first loads in the pool
+child that runs a fine-tuning.
 """
 
 from __future__ import annotations
@@ -14,11 +14,21 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
+from .models import TrainingRun
+from .services import (
+    FINE_TUNE_TASK,
+    LockBusy,
+    fine_tune_run_execute,
+    training_run_request,
+    training_run_request_on_threshold,
+    training_runs_reap,
+)
+
 log = logging.getLogger(__name__)
 
 
 @shared_task(
-    name="training.fine_tune_run",
+    name=FINE_TUNE_TASK,
     bind=True,
     acks_late=True,
     max_retries=30,
@@ -28,8 +38,6 @@ log = logging.getLogger(__name__)
     time_limit=settings.RETRAIN_TIME_LIMIT + 60,
 )
 def fine_tune_run(self, run_id: int) -> None:
-    from .retraining import LockBusy, fine_tune_run_execute
-
     try:
         fine_tune_run_execute(run_id=run_id)
     except LockBusy as exc:
@@ -39,23 +47,16 @@ def fine_tune_run(self, run_id: int) -> None:
 @shared_task(name="training.retrain_scheduled", ignore_result=True)
 def retrain_scheduled() -> str:
     """The nightly run (a django-celery-beat schedule staff can edit)."""
-    from .models import TrainingRun
-    from .retraining import retrain_request
-
-    return retrain_request(trigger=TrainingRun.Trigger.SCHEDULE, by="schedule").message
+    return training_run_request(trigger=TrainingRun.Trigger.SCHEDULE, by="schedule").message
 
 
 @shared_task(name="training.retrain_check_threshold", ignore_result=True)
 def retrain_check_threshold() -> str:
-    from .retraining import retrain_if_threshold
-
-    return retrain_if_threshold().message
+    return training_run_request_on_threshold().message
 
 
 @shared_task(name="training.reap_runs", ignore_result=True)
 def reap_runs() -> int:
-    from .retraining import training_runs_reap
-
     return training_runs_reap()
 
 

@@ -9,7 +9,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from models.models import ModelActivation, ModelVersion
 from training.locks import single_flight
 from training.models import TrainingRun
-from training.retraining import retrain_request
+from training.services import training_run_request
 from training.tasks import retrain_check_threshold
 
 from .conftest import wait_until
@@ -45,7 +45,7 @@ def test_a_manual_run_fine_tunes_passes_the_gate_and_is_served(worker, served_ve
     # its verdict not to be a coin toss: about twenty held-out drawings of
     # each digit and three epochs.
     make_drawings(*mnist_drawings(mnist, 1000))
-    request = retrain_request(trigger=TrainingRun.Trigger.MANUAL, by="alice", overrides={"epochs": 3})
+    request = training_run_request(trigger=TrainingRun.Trigger.MANUAL, by="alice", overrides={"epochs": 3})
     assert request.run is not None and "queued" in request.message
 
     run = finished(request.run.pk)
@@ -73,13 +73,13 @@ def test_a_manual_run_fine_tunes_passes_the_gate_and_is_served(worker, served_ve
     assert any("tensorflow" in maps(child) for child in children(worker.proc.pid))
 
     # Nothing approved since: the next run is recorded as skipped, not trained.
-    again = finished(retrain_request(trigger=TrainingRun.Trigger.MANUAL, by="alice").run.pk)
+    again = finished(training_run_request(trigger=TrainingRun.Trigger.MANUAL, by="alice").run.pk)
     assert again.status == TrainingRun.Status.SKIPPED and "Nothing new" in again.message
     assert ModelVersion.objects.count() == 2
 
 
 def test_a_run_with_no_drawings_is_skipped(worker, served_version):
-    run = finished(retrain_request(trigger=TrainingRun.Trigger.MANUAL).run.pk)
+    run = finished(training_run_request(trigger=TrainingRun.Trigger.MANUAL).run.pk)
     assert run.status == TrainingRun.Status.SKIPPED and "Nothing new to learn" in run.message
     assert ModelVersion.objects.count() == 1
 
@@ -89,7 +89,7 @@ def test_a_candidate_that_forgets_mnist_fails_the_gate_and_is_rejected_with_the_
 ):
     # A learning rate far too high for fine-tuning wrecks what the parent knew.
     make_drawings(*mnist_drawings(mnist, 100))
-    request = retrain_request(trigger=TrainingRun.Trigger.MANUAL, overrides={"learning_rate": 0.05})
+    request = training_run_request(trigger=TrainingRun.Trigger.MANUAL, overrides={"learning_rate": 0.05})
     run = finished(request.run.pk)
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     candidate = run.result
@@ -124,8 +124,8 @@ def test_single_flight_a_second_trigger_says_so_and_a_held_lock_holds_the_run_ba
     make_drawings(*mnist_drawings(mnist, 100))
     with single_flight() as held:  # as if another host were retraining
         assert held
-        first = retrain_request(trigger=TrainingRun.Trigger.MANUAL, by="alice")
-        second = retrain_request(trigger=TrainingRun.Trigger.SCHEDULE, by="schedule")
+        first = training_run_request(trigger=TrainingRun.Trigger.MANUAL, by="alice")
+        second = training_run_request(trigger=TrainingRun.Trigger.SCHEDULE, by="schedule")
         assert second.run is None and "already in progress" in second.message
         assert f"run {first.run.pk} is queued" in second.message
         # The worker may not start it while the lock is held elsewhere.

@@ -2,7 +2,7 @@ import pytest
 from django_celery_beat.models import PeriodicTask
 
 from training.models import TrainingRun
-from training.retraining import retrain_if_threshold, retrain_request
+from training.services import training_run_request, training_run_request_on_threshold
 
 
 @pytest.mark.django_db
@@ -17,9 +17,9 @@ def test_retraining_is_scheduled_nightly_and_checks_the_threshold_by_default():
 @pytest.mark.django_db
 def test_a_second_trigger_while_one_is_queued_does_nothing(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
-        first = retrain_request(trigger=TrainingRun.Trigger.MANUAL, by="alice")
+        first = training_run_request(trigger=TrainingRun.Trigger.MANUAL, by="alice")
     assert len(callbacks) == 1  # the task is sent once the run is committed
-    second = retrain_request(trigger=TrainingRun.Trigger.SCHEDULE, by="schedule")
+    second = training_run_request(trigger=TrainingRun.Trigger.SCHEDULE, by="schedule")
     assert second.run is None and f"run {first.run.pk} is queued" in second.message
     assert TrainingRun.objects.count() == 1
 
@@ -27,11 +27,11 @@ def test_a_second_trigger_while_one_is_queued_does_nothing(django_capture_on_com
 @pytest.mark.django_db
 def test_the_threshold_check_stays_quiet_below_the_threshold(settings):
     settings.RETRAIN_THRESHOLD = 5
-    assert retrain_if_threshold().run is None
+    assert training_run_request_on_threshold().run is None
     assert not TrainingRun.objects.exists()
 
 
 @pytest.mark.django_db
 def test_unknown_settings_for_a_run_are_refused():
     with pytest.raises(ValueError, match="unknown fine-tuning settings: learning_rat"):
-        retrain_request(trigger=TrainingRun.Trigger.MANUAL, overrides={"learning_rat": 1})
+        training_run_request(trigger=TrainingRun.Trigger.MANUAL, overrides={"learning_rat": 1})

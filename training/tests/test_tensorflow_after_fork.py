@@ -8,7 +8,7 @@ import sys, django
 django.setup()
 from webapp.celery import app
 app.loader.import_default_modules()  # what a worker's parent and beat import
-import training.tasks, training.retraining, training.fine_tune, training.admin, models.admin
+import training.tasks, training.services, training.pipeline, training.fine_tune, training.admin, models.admin
 assert "tensorflow" not in sys.modules and "keras" not in sys.modules, sorted(m for m in sys.modules if "tensor" in m)
 print("ok")
 """

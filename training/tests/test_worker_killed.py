@@ -5,7 +5,7 @@ import pytest
 from models.models import ModelVersion
 from training.locks import single_flight
 from training.models import TrainingRun
-from training.retraining import WORKER_LOST, retrain_request
+from training.services import WORKER_LOST, training_run_request
 
 from .conftest import wait_until
 from .processes import start_worker
@@ -24,7 +24,7 @@ def test_a_killed_worker_leaves_the_run_failed_the_lock_free_and_nothing_registe
     fresh = None
     try:
         # Long enough that the kill lands mid-training.
-        run = retrain_request(trigger=TrainingRun.Trigger.MANUAL, overrides={"epochs": 200}).run
+        run = training_run_request(trigger=TrainingRun.Trigger.MANUAL, overrides={"epochs": 200}).run
         wait_until(lambda: TrainingRun.objects.get(pk=run.pk).epoch >= 1, timeout=120, message="no epoch finished")
         doomed.kill()
 
@@ -47,7 +47,7 @@ def test_a_killed_worker_leaves_the_run_failed_the_lock_free_and_nothing_registe
         assert run.error == WORKER_LOST and run.finished_at and run.result is None
 
         # ...and retraining goes on: the next trigger is not blocked.
-        again = retrain_request(trigger=TrainingRun.Trigger.MANUAL).run
+        again = training_run_request(trigger=TrainingRun.Trigger.MANUAL).run
         assert again is not None
         wait_until(lambda: TrainingRun.objects.get(pk=again.pk).status in TrainingRun.FINISHED, timeout=180)
         again.refresh_from_db()
