@@ -4,7 +4,7 @@ passed (the image has no .git), else git's."""
 import subprocess
 from pathlib import Path
 
-from training.train import code_revision
+from training.provenance import code_revision
 
 ROOT = Path(__file__).resolve().parents[2]
 
