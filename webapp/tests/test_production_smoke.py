@@ -19,6 +19,7 @@ import pytest
 import requests
 import yaml
 from django.conf import settings
+from django.core.cache import cache
 
 from digits.models import Sample
 from digits.tests.conftest import PASSWORD, _reviewers_group
@@ -255,3 +256,53 @@ def test_behind_a_tls_proxy_login_review_and_posts_work(transactional_db, active
         assert sample.status == Sample.Status.APPROVED and sample.reviewed_by == rita
     finally:
         web.stop()
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="Debian's nginx is installed by .ci/run")
+def test_the_proxy_config_forwards_the_client_and_cannot_be_fooled(transactional_db, active_version, tmp_path):
+    """deploy/nginx.conf in Debian's nginx in front of the image's gunicorn:
+    pages, static files and POSTs pass; the app counts the address nginx saw,
+    whatever X-Forwarded-For the client sent."""
+    cache.clear()  # the counts of an earlier run, within the hour
+    env = image_env(tmp_path, RATELIMIT_PREDICT="1000/h", RATELIMIT_PREDICT_ADDRESS="3/h")
+    assert env["TRUSTED_PROXIES"] == "*"  # compose's: only the proxy reaches web
+    image("build", env)
+    web, _ = start_web(env, tmp_path, "web-proxy")
+    port = free_port()
+    site = (ROOT / "deploy" / "nginx.conf").read_text()
+    site = site.replace("server web:8000;", f"server {env['GUNICORN_BIND']};").replace("listen 80;", f"listen {port};")
+    assert str(port) in site and env["GUNICORN_BIND"] in site
+    (tmp_path / "site.conf").write_text(site)
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/nginx-error.log;\n"
+        "events {}\n"
+        f"http {{ access_log off; client_body_temp_path {tmp_path}; proxy_temp_path {tmp_path};\n"
+        f"  include {tmp_path}/site.conf; }}\n"
+    )
+    nginx = subprocess.Popen(["nginx", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"])
+    try:
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/"), timeout=30, interval=0.2)
+        client = Client(f"http://127.0.0.1:{port}")
+        page = client.get("/")
+        assert page.status_code == 200
+        for path in STATIC.findall(page.text):
+            assert client.get(path).status_code == 200, path
+        body = {"image": data_url(seven_png())}
+        # Each request claims another address; nginx appends the real one, which the app counts.
+        codes = [
+            client.post("/api/digits/predict", json=body, headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code
+            for i in range(4)
+        ]
+        assert codes == [200, 200, 200, 429]
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=30)
+        web.stop()
+        cache.clear()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
