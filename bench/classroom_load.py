@@ -30,7 +30,6 @@ import json
 import os
 import random
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,13 +43,8 @@ import numpy as np
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 PY = sys.executable
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def server_env(database: str, var_dir: Path, port: int) -> dict:
@@ -260,6 +254,8 @@ def report_classroom(name: str, tally: Tally, elapsed: float, people: int, limit
 
 
 def main() -> None:
+    from webapp.devtools import free_port
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=30)
     parser.add_argument("--duration", type=float, default=60, help="seconds of drawing")

@@ -20,7 +20,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,14 +31,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 PY = sys.executable
 BENCH_DB = "postgres://postgres@127.0.0.1:5432/digitlab_bench"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def bench_env(var_dir: Path, port: int, workers: int) -> dict:
@@ -215,6 +209,8 @@ def swap_under_load(env: dict, url: str, lua: Path, body: bytes, token: str, dur
 
 
 def main() -> None:
+    from webapp.devtools import free_port
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="seconds per concurrency level")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (docker-compose uses 2)")

@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -90,7 +89,7 @@ def setup_model(artifact: str | None) -> None:
 
 
 def canvas_png() -> bytes:
-    from digits.tests.drawings import seven_png
+    from digits.sample_drawings import seven_png
 
     return seven_png()
 
@@ -100,7 +99,7 @@ def in_process(n: int) -> float:
 
     from digits.prediction import activations_encode, drawing_predict
     from digits.preprocessing import drawing_to_mnist
-    from digits.tests.drawings import data_url
+    from digits.sample_drawings import data_url
     from models.model_input import model_input
     from models.serving import model_server
 
@@ -143,14 +142,9 @@ def in_process(n: int) -> float:
     return p50
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def over_http(env: dict, n: int) -> None:
-    from digits.tests.drawings import data_url
+    from digits.sample_drawings import data_url
+    from webapp.devtools import free_port
 
     port = free_port()
     env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "1"}

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
 from webapp.staff import StaffAuth
 
@@ -23,6 +23,7 @@ class RunOut(Schema):
     history: list[dict]
     started_at: datetime | None
     finished_at: datetime | None
+    heartbeat_at: datetime | None = Field(description="When the worker last reported (claim, each epoch)")
     parent: int | None
     result: int | None
     message: str
@@ -40,7 +41,7 @@ def latest_run(request):
         return 404, {"detail": "No training run yet."}
     return 200, {
         **{f: getattr(run, f) for f in ("id", "kind", "trigger", "status", "requested_by", "epoch", "epochs")},
-        **{f: getattr(run, f) for f in ("progress", "history", "started_at", "finished_at", "message")},
+        **{f: getattr(run, f) for f in ("progress", "history", "started_at", "finished_at", "heartbeat_at", "message")},
         "error": run.error.strip().splitlines()[-1] if run.error else "",
         "parent": run.parent.version if run.parent else None,
         "result": run.result.version if run.result else None,

@@ -26,13 +26,15 @@ def make_augmenter(config: AugmentConfig, seed: int):
     """A function (batch of float images in [0,1], NHWC) -> augmented batch."""
     # Imported here, not at the top: the config is read by processes that
     # fork (the Celery worker's parent, beat), which must never load TensorFlow.
+    # The layers are Keras 3's (as the network's); tf only for the noise ops.
+    import keras
     import tensorflow as tf
 
-    affine = tf.keras.Sequential(
+    affine = keras.Sequential(
         [
-            tf.keras.layers.RandomRotation(config.rotation, fill_mode="constant", seed=seed),
-            tf.keras.layers.RandomZoom(config.zoom, fill_mode="constant", seed=seed + 1),
-            tf.keras.layers.RandomTranslation(config.shift, config.shift, fill_mode="constant", seed=seed + 2),
+            keras.layers.RandomRotation(config.rotation, fill_mode="constant", seed=seed),
+            keras.layers.RandomZoom(config.zoom, fill_mode="constant", seed=seed + 1),
+            keras.layers.RandomTranslation(config.shift, config.shift, fill_mode="constant", seed=seed + 2),
         ]
     )
     rng = tf.random.Generator.from_seed(seed)

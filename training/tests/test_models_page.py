@@ -1,9 +1,12 @@
+from datetime import datetime, timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
 
 from digits.models import Sample
 from models.registry import model_version_activate
 from training.models import TrainingRun
+from training.services import training_run_claim, training_run_progress
 
 
 @pytest.fixture
@@ -49,6 +52,22 @@ def test_the_progress_json_follows_the_run_in_flight(staff_client):
     run = staff_client.get("/api/training/runs/latest").json()
     assert (run["status"], run["epoch"], run["epochs"], run["progress"]) == ("running", 2, 4, 0.5)
     assert run["history"][0]["loss"] == 0.2
+
+
+@pytest.mark.django_db
+def test_the_claim_and_every_epoch_are_heartbeats_that_the_progress_json_and_the_page_show(staff_client):
+    run = TrainingRun.objects.create(trigger="manual", epochs=2)
+    assert training_run_claim(run_id=run.pk) and not training_run_claim(run_id=run.pk)  # claimed once
+    run.refresh_from_db()
+    claimed_at = run.heartbeat_at
+    training_run_progress(run_id=run.pk, epoch=1, epochs=2, logs={"loss": 0.3, "accuracy": 0.9})
+    run.refresh_from_db()
+
+    assert run.status == "running" and run.heartbeat_at > claimed_at
+    json = staff_client.get("/api/training/runs/latest").json()
+    assert abs(datetime.fromisoformat(json["heartbeat_at"]) - run.heartbeat_at) < timedelta(milliseconds=1)
+    page = staff_client.get("/models/").content.decode()
+    assert f'<time id="run-heartbeat">{run.heartbeat_at:%Y-%m-%d %H:%M:%S}</time>' in page
 
 
 @pytest.mark.django_db

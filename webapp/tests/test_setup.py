@@ -56,6 +56,8 @@ def test_the_embedded_defaults_run_with_no_server(tmp_path):
         while time.monotonic() < deadline and not (tmp_path / "worker-ping").exists():
             time.sleep(0.2)
         assert (tmp_path / "worker-ping").read_text() == "pong"
+        # kombu's exchange tables live under var/ too, not in ./control of the checkout.
+        assert (tmp_path / "broker" / "control" / "celery.exchange").exists()
     finally:
         worker.terminate()
         worker.wait(timeout=30)

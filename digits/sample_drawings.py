@@ -1,4 +1,5 @@
-"""Drawings made with Pillow, as a browser canvas would send them."""
+"""Drawings made with Pillow, as a browser canvas would send them: for the
+tests and the benchmarks (bench/predict.py) alike."""
 
 from __future__ import annotations
 

@@ -1,0 +1,11 @@
+"""Helpers that the tests and the benchmarks share (never imported by the
+running site)."""
+
+import socket
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
