@@ -15,8 +15,10 @@ digits (1,000 of them, repeated); the original PNG files are 4 canned images.
 Pages are timed through Django's test client with a reviewer logged in
 (median and 90th percentile of ``--repeat`` requests after two warm-ups).
 The training measurements run in child processes (peak RSS of the process,
-with its RSS after start-up beside it) inside a transaction that approves
-every drawing and is rolled back, so "approved" means all N.
+with its RSS after start-up beside it) on a second scratch database
+(``<name>_train``) filled the same way with all N drawings approved; the
+fine-tune runs in a transaction rolled back afterwards, so every run of the
+benchmark starts from the same state.
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ def _canned_files() -> None:
         Image.fromarray(255 - mnist.x_train[k]).resize((280, 280)).save(folder / f"{k}.png")
 
 
-def fill(n: int, refill: bool) -> None:
+def fill(n: int, refill: bool, all_approved: bool = False) -> None:
     from django.db import connection
 
     from digits.models import Sample
@@ -147,7 +149,8 @@ def fill(n: int, refill: bool) -> None:
     version = _tiny_version()
     reviewer = _reviewer()
     _canned_files()
-    if not refill and Sample.objects.count() == n:
+    wanted = Sample.objects.filter(status="approved") if all_approved else Sample.objects.all()
+    if not refill and Sample.objects.count() == n and wanted.count() == n:
         print(f"reusing {n:,} drawings", flush=True)
         return
     columns = {f.column for f in Sample._meta.concrete_fields}
@@ -193,13 +196,20 @@ def fill(n: int, refill: bool) -> None:
                             AS label_source,
                         'client-' || ((i * 7919) %% {CLIENTS}) AS client_id,
                         now() - interval '{DAYS} days' + (i::float / %(n)s) * interval '{DAYS} days' AS created_at,
-                        CASE WHEN (i * 13) %% 21 < 7 THEN 'approved'
+                        CASE WHEN %(all_approved)s OR (i * 13) %% 21 < 7 THEN 'approved'
                              WHEN (i * 13) %% 21 < 10 THEN 'rejected' ELSE 'pending' END AS status
                     FROM generate_series(%(start)s::bigint, %(stop)s::bigint) AS i
                     JOIN bench_digit d ON d.k = i %% {CANNED_DIGITS}
                 ) s JOIN bench_probs p ON p.d = s.predicted
                 """,
-                {"version": version.pk, "reviewer": reviewer.pk, "n": n, "start": start, "stop": stop},
+                {
+                    "version": version.pk,
+                    "reviewer": reviewer.pk,
+                    "n": n,
+                    "start": start,
+                    "stop": stop,
+                    "all_approved": all_approved,
+                },
             )
             print(f"  {stop:,} drawings ({time.perf_counter() - started:.0f} s)", flush=True)
     with connection.cursor() as cur:
@@ -290,14 +300,13 @@ def pages(repeat: int) -> list:
 # --- training (child processes) -----------------------------------------------
 
 
-def _all_approved():
-    """A transaction in which every drawing is approved; rolled back at exit."""
-    from django.db import connection, transaction
+def _rolled_back():
+    """A transaction rolled back at exit: what the fine-tune registers goes, so
+    the next run of the benchmark starts from the same state."""
+    from django.db import transaction
 
     atomic = transaction.atomic()
     atomic.__enter__()
-    with connection.cursor() as cur:
-        cur.execute("UPDATE digits_sample SET status = 'approved' WHERE status <> 'approved'")
     return atomic
 
 
@@ -308,7 +317,6 @@ def child_load() -> dict:
     from digits import selectors
 
     before = _rss_mib()
-    atomic = _all_approved()
     started = time.perf_counter()
     if "folder" in inspect.signature(selectors.samples_arrays).parameters:  # streams into a memory-mapped file
         x, y, _ = selectors.samples_arrays(selectors.approved_samples(), folder=STATE / "arrays")
@@ -316,7 +324,6 @@ def child_load() -> dict:
         x, y = selectors.approved_samples_get()
     seconds = time.perf_counter() - started
     checksum = int(np.asarray(y, dtype=np.int64).sum())
-    atomic.__exit__(RuntimeError, RuntimeError("rollback"), None)
     return {
         "rows": int(len(y)),
         "seconds": seconds,
@@ -336,7 +343,7 @@ def child_fine_tune() -> dict:
     from training.services import fine_tune_run_execute
 
     before = _rss_mib()
-    atomic = _all_approved()
+    atomic = _rolled_back()
     # Everything counts as newly approved: the last run ended before the data.
     TrainingRun.objects.filter(status__in=TrainingRun.IN_FLIGHT).update(status=TrainingRun.Status.FAILED)
     run = TrainingRun.objects.create(trigger=TrainingRun.Trigger.THRESHOLD, requested_by="bench/scale.py")
@@ -357,8 +364,9 @@ def child_fine_tune() -> dict:
     return result
 
 
-def _child(kind: str, db_url: str, timeout: int) -> dict:
-    command = [sys.executable, __file__, "--child", kind, "--db-url", db_url]
+def _child(kind: str, db_url: str, timeout: int, n: int = 0, refill: bool = False) -> dict:
+    command = [sys.executable, __file__, "--child", kind, "--db-url", db_url, "--n", str(n)]
+    command += ["--refill"] if refill else []
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -369,8 +377,20 @@ def _child(kind: str, db_url: str, timeout: int) -> dict:
     return json.loads(lines[-1])
 
 
-def training(db_url: str, fine_tune_timeout: int) -> list:
+def child_fill_train(n: int, refill: bool) -> dict:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    fill(n, refill, all_approved=True)
+    return {"filled": n}
+
+
+def training(db_url: str, fine_tune_timeout: int, n: int, refill: bool) -> list:
+    """In a second scratch database where all N drawings are approved."""
     rows = []
+    _create_database(db_url)
+    filled = _child("fill_train", db_url, 3600, n=n, refill=refill)
+    print("  training database:", filled, flush=True)
     load = _child("load", db_url, 900)
     print("  load:", load, flush=True)
     if "seconds" in load:
@@ -388,15 +408,15 @@ def training(db_url: str, fine_tune_timeout: int) -> list:
     if "seconds" in tune:
         rows.append(
             (
-                "threshold fine-tune, all drawings approved",
+                f"threshold fine-tune, {n:,} approved drawings",
                 f"{tune['seconds']:.1f} s",
                 f"{tune['status']}; peak RSS {tune['rss_peak_mib']:.0f} MiB",
             )
         )
     elif "timeout" in tune:
-        rows.append(("threshold fine-tune, all drawings approved", f"> {tune['timeout']} s (stopped)", ""))
+        rows.append((f"threshold fine-tune, {n:,} approved drawings", f"> {tune['timeout']} s (stopped)", ""))
     else:
-        rows.append(("threshold fine-tune, all drawings approved", "failed", tune.get("stderr", "")[-200:]))
+        rows.append((f"threshold fine-tune, {n:,} approved drawings", "failed", tune.get("stderr", "")[-200:]))
     return rows
 
 
@@ -408,13 +428,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--fine-tune-timeout", type=int, default=600)
-    parser.add_argument("--child", choices=["load", "fine_tune"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["load", "fine_tune", "fill_train"], help=argparse.SUPPRESS)
     parser.add_argument("--db-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
         _setup(args.db_url)
-        print(json.dumps(child_load() if args.child == "load" else child_fine_tune()), flush=True)
+        children = {"load": child_load, "fine_tune": child_fine_tune}
+        result = children[args.child]() if args.child in children else child_fill_train(args.n, args.refill)
+        print(json.dumps(result), flush=True)
         return
 
     db_url = _bench_url(args.db)
@@ -427,7 +449,8 @@ def main() -> None:
     print(f"load: {os.getloadavg()[0]:.2f} (1 min)  database: {urlsplit(db_url).path.lstrip('/')}", flush=True)
     rows = pages(args.repeat)
     if not args.skip_training:
-        rows += training(db_url, args.fine_tune_timeout)
+        train_url = urlunsplit(urlsplit(db_url)._replace(path=urlsplit(db_url).path + "_train"))
+        rows += training(train_url, args.fine_tune_timeout, args.n, args.refill)
     width = max(len(r[0]) for r in rows)
     print(f"\n{args.n:,} drawings; load average {os.getloadavg()[0]:.2f}")
     print(f"{'what':<{width}}  {'median':>12}  p90 / notes")

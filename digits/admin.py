@@ -13,7 +13,7 @@ from webapp.staff import staff_allowed
 from .export import samples_export_npz_bytes
 from .models import Sample, SampleReview
 from .selectors import AGREES, DISAGREES
-from .services import ReviewError, samples_review_bulk
+from .services import ReviewError, client_samples_forget, samples_delete, samples_review_bulk
 from .thumbnails import pixels_data_url
 
 DIGITS = [(d, str(d)) for d in range(10)]
@@ -108,11 +108,11 @@ class SampleAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_per_page = 50
     # At a million drawings counting is most of the page: no count of the
-    # whole table, and an estimated one past 10,000 rows (webapp/paginators.py).
+    # whole table, and an estimated one past 2,000 rows (webapp/paginators.py).
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     action_form = ReviewActionForm
-    actions = ["approve", "reject", "relabel", "export_npz"]
+    actions = ["approve", "reject", "relabel", "export_npz", "forget_clients"]
     inlines = [SampleReviewInline]
     fieldsets = [
         (None, {"fields": ("drawing_large", "input_large", "probabilities_table")}),
@@ -135,6 +135,8 @@ class SampleAdmin(admin.ModelAdmin):
 
     @staticmethod
     def _drawing_img(obj, size: int, extra: str = ""):
+        if not obj.image:
+            return "purged"  # the retention rule deleted the original image; the 28x28 input stays
         url = reverse("review:sample_drawing", args=[obj.id])
         return format_html('<img src="{}" alt="drawing {}" width="{}" {}>', url, obj.id, size, extra)
 
@@ -219,6 +221,23 @@ class SampleAdmin(admin.ModelAdmin):
             self.message_user(request, "Choose the digit to relabel as, next to the action.", messages.ERROR)
             return
         self._bulk(request, queryset, SampleReview.Action.RELABEL, label=label)
+
+    @admin.action(
+        description="Delete ALL drawings of the selected samples' clients (a person's data)", permissions=["delete"]
+    )
+    def forget_clients(self, request, queryset):
+        clients = sorted(set(queryset.values_list("client_id", flat=True)))
+        count = sum(client_samples_forget(client_id=client_id) for client_id in clients)
+        self.message_user(
+            request, f"Deleted {count} drawings of {len(clients)} client(s): {', '.join(clients)}.", messages.SUCCESS
+        )
+
+    # Deleting goes through the service too, so the counts and files follow.
+    def delete_model(self, request, obj):
+        samples_delete(samples=Sample.objects.filter(id=obj.id))
+
+    def delete_queryset(self, request, queryset):
+        samples_delete(samples=queryset)
 
     @admin.action(description="Export the approved among selected samples (.npz)", permissions=["review"])
     def export_npz(self, request, queryset):

@@ -18,11 +18,18 @@ from ninja.security import APIKeyCookie
 from models.serving import NoModelError
 from webapp.ratelimits import rate_limited
 
-from .collect import client_id_get, client_id_remember, client_sample_count, prompt_choose
+from .collect import (
+    client_id_forget,
+    client_id_get,
+    client_id_peek,
+    client_id_remember,
+    client_sample_count,
+    prompt_choose,
+)
 from .models import Sample
 from .prediction import activations_encode, drawing_predict, explanation_encode
 from .preprocessing import BlankDrawing, DrawingError, ImageTooLarge, data_url_decode
-from .services import InvalidLabel, sample_create
+from .services import InvalidLabel, client_samples_forget, sample_create
 
 router = Router(tags=["digits"])
 
@@ -183,6 +190,22 @@ def samples_create(request, payload: SampleIn):
         return _error(exc)
     client_id_remember(request, client_id)
     return 200, {"id": sample.id, "label": sample.label, "count": client_sample_count(client_id=client_id)}
+
+
+class ForgetOut(Schema):
+    deleted: int = Field(description="How many drawings of this browser were deleted")
+
+
+@router.post(
+    "/samples/forget",
+    auth=csrf_protected,
+    response=ForgetOut,
+    summary="Forget my drawings: delete every drawing this browser session gave",
+)
+def samples_forget(request):
+    deleted = client_samples_forget(client_id=client_id_peek(request) or "")
+    client_id_forget(request)
+    return {"deleted": deleted}
 
 
 # --- collect mode -------------------------------------------------------------

@@ -39,6 +39,11 @@ def client_id_remember(request: HttpRequest, client_id: str) -> None:
         request.session[SESSION_KEY] = client_id
 
 
+def client_id_forget(request: HttpRequest) -> None:
+    """A browser that asked to be forgotten starts over as someone new."""
+    request.session.pop(SESSION_KEY, None)
+
+
 def client_sample_count(*, client_id: str | None) -> int:
     if not client_id:
         return 0

@@ -59,6 +59,11 @@ class Sample(models.Model):
             models.Index(fields=["id"], condition=PENDING, name="sample_queue_oldest"),
             models.Index(fields=["-disagrees", "id"], condition=PENDING, name="sample_queue_disagreeing"),
             models.Index(fields=["margin", "id"], condition=PENDING, name="sample_queue_uncertain"),
+            # The admin's filters, so a filtered list finds its rows (and its
+            # bounded count) without a scan; status and model version have theirs.
+            models.Index(fields=["label"], name="sample_label"),
+            models.Index(fields=["predicted"], name="sample_predicted"),
+            models.Index(fields=["-created_at"], condition=Q(disagrees=True), name="sample_disagreeing_newest"),
         ]
         constraints = [
             # A double click or a retry of the same drawing is one sample.

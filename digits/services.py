@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -22,7 +23,7 @@ from webapp.metrics import record_prediction
 
 from .models import Sample, SampleReview
 from .preprocessing import drawing_to_mnist
-from .tallies import Deltas, tallies_apply
+from .tallies import Deltas, tallies_apply, tallies_of
 
 log = logging.getLogger(__name__)
 
@@ -253,3 +254,64 @@ def samples_review_bulk(
             sample_decide(sample=sample, action=action, reviewer=reviewer, label=label)
             count += 1
     return count
+
+
+# --- people's data and retention ------------------------------------------------
+
+
+def samples_delete(*, samples: QuerySet[Sample]) -> int:
+    """Delete drawings for good: rows, review log, original files; the
+    tallies follow in the same transaction.  Returns how many."""
+    with transaction.atomic():
+        # Locked first, so no decision changes what the tallies take out.
+        ids = list(samples.select_for_update().values_list("id", flat=True))
+        if not ids:
+            return 0
+        chosen = Sample.objects.filter(id__in=ids)
+        names = [name for name in chosen.values_list("image", flat=True) if name]
+        tallies_apply(tallies_of(chosen).negated())
+        chosen.delete()
+        storage = Sample._meta.get_field("image").storage
+        # Files go once the rows are gone for sure; a file left by a crash is an orphan, not a leak of a row.
+        transaction.on_commit(lambda: _files_delete(storage, names))
+    log.info("Deleted %s drawings", len(ids))
+    return len(ids)
+
+
+def client_samples_forget(*, client_id: str) -> int:
+    """ "Forget my drawings": every drawing this browser session gave."""
+    if not client_id:
+        return 0
+    return samples_delete(samples=Sample.objects.filter(client_id=client_id))
+
+
+def rejected_images_purge(*, older_than_days: int, batch: int = 1000) -> int:
+    """Delete the original image files of drawings rejected more than
+    ``older_than_days`` days ago (the rows, their 28x28 arrays and the
+    statistics stay); returns how many files went.  0 days: keep them all."""
+    if older_than_days <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    stale = Sample.objects.filter(status=Sample.Status.REJECTED, reviewed_at__lt=cutoff).exclude(image="")
+    storage = Sample._meta.get_field("image").storage
+    purged = 0
+    while True:
+        with transaction.atomic():
+            rows = list(stale.select_for_update(skip_locked=True).values_list("id", "image")[:batch])
+            if not rows:
+                break
+            Sample.objects.filter(id__in=[i for i, _ in rows]).update(image="")
+            names = [name for _, name in rows]
+            transaction.on_commit(lambda names=names: _files_delete(storage, names))
+        purged += len(rows)
+    if purged:
+        log.info("Purged the original images of %s rejected drawings older than %s days", purged, older_than_days)
+    return purged
+
+
+def _files_delete(storage, names: list[str]) -> None:
+    for name in names:
+        try:
+            storage.delete(name)
+        except OSError as exc:
+            log.warning("Could not delete %s: %s", name, exc)

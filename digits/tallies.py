@@ -36,6 +36,12 @@ class Deltas:
         self.keys[(status, label, predicted)] += n
         self.days[(day, status)] += n
 
+    def negated(self) -> Deltas:
+        out = Deltas()
+        out.keys = Counter({k: -n for k, n in self.keys.items()})
+        out.days = Counter({k: -n for k, n in self.days.items()})
+        return out
+
     def sample(self, sample: Sample, n: int = 1) -> Deltas:
         """Count ``sample`` as it is now (``n=-1`` takes it out)."""
         self.add(status=sample.status, label=sample.label, predicted=sample.predicted, day=_day(sample), n=n)

@@ -4,4 +4,5 @@ from . import views
 
 urlpatterns = [
     path("", views.draw, name="draw"),
+    path("forget", views.forget, name="forget"),
 ]

@@ -1,8 +1,11 @@
 from django.conf import settings
-from django.shortcuts import render
+from django.contrib import messages
+from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_POST
 
-from .collect import client_id_peek, client_sample_count
+from .collect import client_id_forget, client_id_peek, client_sample_count
+from .services import client_samples_forget
 
 
 @ensure_csrf_cookie
@@ -13,3 +16,12 @@ def draw(request):
         "focus_digits": settings.FOCUS_DIGITS,
     }
     return render(request, "digits/draw.html", context)
+
+
+@require_POST
+def forget(request):
+    """The page's "Forget my drawings" (a plain form, CSRF-checked)."""
+    count = client_samples_forget(client_id=client_id_peek(request) or "")
+    client_id_forget(request)
+    messages.success(request, f"Forgotten: {count} drawing{'s' if count != 1 else ''} deleted.")
+    return redirect("draw")

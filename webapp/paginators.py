@@ -17,7 +17,7 @@ from django.utils.functional import cached_property
 
 
 class EstimatedCountPaginator(Paginator):
-    EXACT_UP_TO = 10_000
+    EXACT_UP_TO = 2_000
 
     @cached_property
     def count(self) -> int:

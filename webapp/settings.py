@@ -275,6 +275,13 @@ for _name in (
 if FINE_TUNE_REHEARSAL < 0 or FINE_TUNE_FOCUS_OVERSAMPLE < 1 or FINE_TUNE_TEST_LIMIT < 0:
     raise ImproperlyConfigured("FINE_TUNE_REHEARSAL and FINE_TUNE_TEST_LIMIT must be >= 0, FOCUS_OVERSAMPLE >= 1")
 
+# --- People's data -----------------------------------------------------------
+# The original image of a drawing rejected this many days ago is deleted by a
+# daily task (its row, 28x28 array and counts stay); 0 keeps them for ever.
+REJECTED_IMAGE_RETENTION_DAYS = env.int("REJECTED_IMAGE_RETENTION_DAYS", default=30)
+if REJECTED_IMAGE_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("REJECTED_IMAGE_RETENTION_DAYS must be 0 (keep) or more")
+
 # --- Metrics (webapp/metrics.py) --------------------------------------------
 # /metrics answers requests from these networks that did not come through a
 # proxy (Prometheus on the internal network), and logged-in staff; nobody else.

@@ -56,6 +56,8 @@ def _heat_rows(matrix: list[list[int]]) -> list[dict]:
 @staff_page("digits.view_sample")
 def sample_drawing(request, sample_id: int):
     sample = get_object_or_404(Sample, id=sample_id)
+    if not sample.image:
+        raise Http404("The drawing's original image was purged (retention of rejected drawings).")
     try:
         file = sample.image.open("rb")
     except (FileNotFoundError, ValueError) as exc:
