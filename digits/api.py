@@ -126,6 +126,11 @@ class PredictOut(Schema):
     digit: int
     confidence: float
     probabilities: list[float]
+    calibrated_confidence: float = Field(
+        description="The confidence after temperature scaling fitted on the version's validation split"
+    )
+    calibrated_probabilities: list[float]
+    unsure: bool = Field(description="The calibrated confidence is below the threshold: ask for the label")
     input: list[list[int]] = Field(description="The 28x28 input the model saw, 0-255, ink white on black")
     model: ModelRef
     activations: list[LayerOut] | None = None
@@ -153,6 +158,9 @@ def predict(request, payload: PredictIn):
         "digit": result.prediction.digit,
         "confidence": result.prediction.confidence,
         "probabilities": result.prediction.probabilities.tolist(),
+        "calibrated_confidence": float(result.calibrated.max()),
+        "calibrated_probabilities": result.calibrated.tolist(),
+        "unsure": result.unsure,
         "input": result.pixels.tolist(),
         "model": {"version": result.served.version, "sha256": result.served.sha256},
         "activations": activations_encode(result) if payload.activations else None,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 
+from models.calibration import UNSURE_BELOW, calibrate
 from models.explanation import PATCH, Explanation, explain
 from models.inference import Prediction
 from models.serving import ServedModel, model_server
@@ -30,6 +31,16 @@ class DrawingPrediction:
     prediction: Prediction
     served: ServedModel
     explanation: Explanation | None = None
+
+    @property
+    def calibrated(self) -> np.ndarray:
+        """The probabilities tempered with the version's temperature: a
+        confidence of 0.8 is right about 80% of the time."""
+        return calibrate(self.prediction.probabilities, self.served.temperature)
+
+    @property
+    def unsure(self) -> bool:
+        return bool(self.calibrated.max() < UNSURE_BELOW)
 
 
 def drawing_predict(*, image: bytes, activations: bool = False, explanation: bool = False) -> DrawingPrediction:

@@ -43,6 +43,7 @@ class ServedModel:
     architecture: list
     predictor: Predictor
     loaded_at: float = field(default_factory=time.time)
+    temperature: float = 1.0  # fitted on the version's validation split (models.calibration)
 
 
 def configure_tensorflow() -> None:
@@ -84,7 +85,10 @@ def load_version(version: ModelVersion) -> ServedModel:
     """Read, verify and warm one version's artifact."""
     predictor = Predictor(read_model(version))
     predictor.warm_up()
-    return ServedModel(version.pk, version.version, version.sha256, version.architecture, predictor)
+    temperature = float((version.metrics or {}).get("temperature") or 1.0)
+    return ServedModel(
+        version.pk, version.version, version.sha256, version.architecture, predictor, temperature=temperature
+    )
 
 
 class ModelServer:

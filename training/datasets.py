@@ -112,3 +112,27 @@ def load_mnist(*, cache: Path | None = None, source: str | None = None) -> Mnist
     if cache.exists():
         return _read_npz(cache)
     return convert_csv(cache)
+
+
+VALIDATION_SIZE = 5000
+VALIDATION_SEED = 20261125
+
+
+@dataclass(frozen=True)
+class Split:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_validation: np.ndarray
+    y_validation: np.ndarray
+
+
+def validation_split(data: Mnist, *, size: int = VALIDATION_SIZE, seed: int = VALIDATION_SEED) -> Split:
+    """MNIST train less a seeded validation set that nothing ever trains on.
+
+    Every decision (the epoch kept, the temperature, the promotion gate) is
+    made on the validation set and the held-out drawings; the MNIST test set
+    is only reported.  The same seed gives the same split in every process,
+    so a fine-tune's rehearsal never draws from its parent's validation set."""
+    order = np.random.default_rng(seed).permutation(len(data.y_train))
+    val, train = np.sort(order[:size]), np.sort(order[size:])
+    return Split(data.x_train[train], data.y_train[train], data.x_train[val], data.y_train[val])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from models.calibration import calibrate
 from models.model_input import model_input
 
 
@@ -34,13 +35,6 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, prefix: str) 
     }
 
 
-def predict_digits(model, x: np.ndarray) -> np.ndarray:
-    """The digit ``model`` reads in each uint8 (N, 28, 28) image."""
-    if not len(x):
-        return np.zeros((0,), np.int64)
-    return model.predict(model_input(x), batch_size=1024, verbose=0).argmax(axis=1)
-
-
 def evaluate_mnist(model, x_test: np.ndarray, y_test: np.ndarray) -> dict:
     return classification_metrics(y_test, predict_digits(model, x_test), "mnist")
 
@@ -50,4 +44,50 @@ def evaluate(model, *, mnist_x: np.ndarray, mnist_y: np.ndarray, heldout_x: np.n
     return {
         **evaluate_mnist(model, mnist_x, mnist_y),
         **classification_metrics(heldout_y, predict_digits(model, heldout_x), "heldout"),
+    }
+
+
+def predict_probabilities(model, x: np.ndarray) -> np.ndarray:
+    """Softmax outputs (N, 10) for uint8 images (N, 28, 28)."""
+    if not len(x):
+        return np.zeros((0, 10), np.float32)
+    return np.asarray(model.predict(model_input(x), batch_size=1024, verbose=0))
+
+
+def predict_digits(model, x: np.ndarray) -> np.ndarray:
+    return predict_probabilities(model, x).argmax(axis=1) if len(x) else np.zeros((0,), np.int64)
+
+
+def expected_calibration_error(probabilities: np.ndarray, y_true: np.ndarray, bins: int = 15) -> float:
+    """ECE (Guo et al., 2017): the gap between confidence and accuracy,
+    averaged over equal-width confidence bins weighted by their share."""
+    confidence, predicted = probabilities.max(axis=1), probabilities.argmax(axis=1)
+    correct = predicted == np.asarray(y_true)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    total = 0.0
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        inside = (confidence > low) & (confidence <= high)
+        if inside.any():
+            total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(total)
+
+
+def fit_temperature(probabilities: np.ndarray, y_true: np.ndarray) -> float:
+    """The temperature that minimises the negative log-likelihood of
+    ``y_true`` (a fine grid over 0.25..8: one parameter, no optimiser needed)."""
+    y = np.asarray(y_true, np.int64)
+    grid = np.exp(np.linspace(np.log(0.25), np.log(8.0), 241))
+    nll = [-np.log(calibrate(probabilities, t)[np.arange(len(y)), y] + 1e-12).mean() for t in grid]
+    return float(grid[int(np.argmin(nll))])
+
+
+def calibration_metrics(*, validation: np.ndarray, y_validation, test: np.ndarray, y_test) -> dict:
+    """Temperature fitted on validation probabilities; ECE on the test set
+    before and after (reported only: the test set decides nothing)."""
+    temperature = fit_temperature(validation, y_validation)
+    return {
+        "temperature": temperature,
+        "mnist_ece_raw": expected_calibration_error(test, y_test),
+        "mnist_ece": expected_calibration_error(calibrate(test, temperature), y_test),
+        "validation_ece": expected_calibration_error(calibrate(validation, temperature), y_validation),
     }

@@ -1,5 +1,5 @@
-"""What the baseline and fine-tuning share when they fit a CNN: the tf.data
-pipeline, the compile step, and the per-epoch progress callback.
+"""What the baseline and fine-tuning share when they fit a CNN: the batches
+(training.batches), the compile step, and the per-epoch progress callback.
 
 TensorFlow is imported inside the functions: processes that fork (the Celery
 worker's parent, beat) read the modules that import this one.
@@ -18,26 +18,20 @@ from .augment import AugmentConfig
 EpochCallback = Callable[[int, int, dict], None]  # (epoch, epochs, logs)
 
 
-def make_dataset(x: np.ndarray, y: np.ndarray, *, batch_size: int, seed: int, augment: AugmentConfig | None):
-    """A shuffled, batched, augmented tf.data pipeline of model inputs."""
-    import tensorflow as tf
+def make_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    batch_size: int,
+    seed: int,
+    augment: AugmentConfig | None,
+    augment_mask: np.ndarray | None = None,
+):
+    """Shuffled batches of model input, augmented in NumPy (training.batches);
+    ``augment_mask`` limits augmentation to the images it marks."""
+    from .batches import ImageBatches
 
-    from models.model_input import INPUT_SHAPE, model_input
-
-    from .augment import make_augmenter
-
-    ds = tf.data.Dataset.from_tensor_slices((x.reshape(-1, 28, 28, 1), y.astype(np.int64)))
-    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    augmenter = make_augmenter(augment, seed) if augment else None
-
-    def prepare(img, label):
-        img = tf.numpy_function(model_input, [img], tf.float32, stateful=False)
-        img.set_shape((None, *INPUT_SHAPE))
-        if augmenter is not None:
-            img = augmenter(img)
-        return img, label
-
-    return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+    return ImageBatches(x, y, batch_size=batch_size, seed=seed, augment=augment, augment_mask=augment_mask)
 
 
 def compile_for_training(model, *, learning_rate: float, steps: int) -> None:
@@ -72,12 +66,42 @@ class FitConfig(Protocol):
     augment: AugmentConfig | None
 
 
-def fit(model, x: np.ndarray, y: np.ndarray, config: FitConfig, *, on_epoch: EpochCallback | None = None, verbose=0):
-    """Compile ``model`` and train it on uint8 images ``x`` with labels ``y``;
-    returns the model (changed in place)."""
+def fit(
+    model,
+    x: np.ndarray,
+    y: np.ndarray,
+    config: FitConfig,
+    *,
+    on_epoch: EpochCallback | None = None,
+    verbose=0,
+    augment_mask: np.ndarray | None = None,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+) -> int:
+    """Compile ``model`` and train it on uint8 images ``x`` with labels ``y``
+    (changed in place).  With ``validation`` (uint8 images, labels), the
+    weights of the epoch most accurate on it are kept, never by the test set.
+    Returns the epoch kept (1-based)."""
+    import keras
+
+    from models.model_input import model_input
+
     steps = config.epochs * math.ceil(len(y) / config.batch_size)
     compile_for_training(model, learning_rate=config.learning_rate, steps=steps)
-    ds = make_dataset(x, y, batch_size=config.batch_size, seed=config.seed, augment=config.augment)
+    ds = make_dataset(
+        x, y, batch_size=config.batch_size, seed=config.seed, augment=config.augment, augment_mask=augment_mask
+    )
     callbacks = [progress_callback(on_epoch, config.epochs)] if on_epoch else []
-    model.fit(ds, epochs=config.epochs, verbose=verbose, callbacks=callbacks)
-    return model
+    if validation is None:
+        model.fit(ds, epochs=config.epochs, verbose=verbose, callbacks=callbacks)
+        return config.epochs
+    keep = keras.callbacks.EarlyStopping(
+        monitor="val_accuracy", mode="max", patience=config.epochs, restore_best_weights=True
+    )
+    history = model.fit(
+        ds,
+        epochs=config.epochs,
+        verbose=verbose,
+        validation_data=(model_input(validation[0]), np.asarray(validation[1], np.int32)),
+        callbacks=[*callbacks, keep],
+    )
+    return int(np.argmax(history.history["val_accuracy"])) + 1

@@ -1,15 +1,28 @@
-"""The promotion gate: a fine-tuned candidate replaces the active version only
-when it forgets almost nothing of MNIST and does at least as well on the
-held-out drawings, overall and on every focus digit.
+"""The promotion gate: a candidate replaces its parent only when
 
-Both models are measured by the same run on the same images, so the
-comparison is fair even when the active version's recorded metrics came
-from another test slice.
+- it is not significantly worse than the parent on the MNIST validation
+  split, judged pairwise on the same images (McNemar's exact test: of the
+  images exactly one of the two gets right, does the candidate lose
+  significantly more than it gains?);
+- its validation accuracy stays within a small tolerance of the best any
+  version of its lineage reached, so accuracy cannot drift down a little with
+  every promotion;
+- it is at least as accurate on the held-out drawings, overall and on each
+  focus digit.  A focus digit with no held-out drawings cannot be judged, and
+  the reason says so.
+
+The MNIST test set never decides: it is recorded beside the decision only.
+Both models are measured by the same run on the same images.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from math import comb
+
+import numpy as np
+
+SIGNIFICANCE = 0.05
 
 
 @dataclass
@@ -17,9 +30,20 @@ class GateDecision:
     passed: bool
     reason: str
     checks: list[dict] = field(default_factory=list)
+    unjudged_focus_digits: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def mcnemar_worse_p(*, lost: int, gained: int) -> float:
+    """One-sided exact McNemar p-value that the candidate is worse: the
+    chance of losing at least ``lost`` of ``lost + gained`` discordant images
+    if either model were as likely to be the one that is right."""
+    n = lost + gained
+    if n == 0:
+        return 1.0
+    return float(sum(comb(n, k) for k in range(lost, n + 1)) / 2**n)
 
 
 def _pct(value: float | None) -> str:
@@ -27,38 +51,76 @@ def _pct(value: float | None) -> str:
 
 
 def promotion_gate(
-    *, candidate: dict, active: dict, focus_digits: list[int], mnist_tolerance: float = 0.002
+    *,
+    y_validation: np.ndarray,
+    candidate_validation: np.ndarray,
+    parent_validation: np.ndarray,
+    y_heldout: np.ndarray,
+    candidate_heldout: np.ndarray,
+    parent_heldout: np.ndarray,
+    focus_digits: list[int],
+    lineage_best_validation: float | None = None,
+    lineage_tolerance: float = 0.0015,
 ) -> GateDecision:
-    """Compare two metric dicts from ``classification_metrics`` (prefixes
-    ``mnist`` and ``heldout``).  A check with no held-out drawings to judge
-    by is recorded as such and does not block."""
-    checks = []
-
-    def check(name: str, cand: float | None, floor: float | None, margin: float = 0.0) -> None:
-        if cand is None or floor is None:
-            checks.append({"check": name, "passed": True, "candidate": cand, "active": floor, "note": "no data"})
-            return
-        passed = cand >= floor - margin - 1e-12
-        checks.append({"check": name, "passed": passed, "candidate": cand, "active": floor})
-
-    check("MNIST test", candidate["mnist_accuracy"], active["mnist_accuracy"], margin=mnist_tolerance)
-    check("held-out drawings", candidate.get("heldout_accuracy"), active.get("heldout_accuracy"))
-    for digit in focus_digits:
-        check(
-            f"held-out {digit}s",
-            candidate.get("heldout_per_class", {}).get(str(digit)),
-            active.get("heldout_per_class", {}).get(str(digit)),
+    """Decide from predicted digits (arrays of labels, paired image by image)."""
+    y_validation, y_heldout = np.asarray(y_validation), np.asarray(y_heldout)
+    cand_ok = np.asarray(candidate_validation) == y_validation
+    par_ok = np.asarray(parent_validation) == y_validation
+    lost, gained = int((par_ok & ~cand_ok).sum()), int((~par_ok & cand_ok).sum())
+    p = mcnemar_worse_p(lost=lost, gained=gained)
+    cand_val, par_val = float(cand_ok.mean()), float(par_ok.mean())
+    checks = [
+        {
+            "check": "MNIST validation (paired)",
+            "passed": p >= SIGNIFICANCE,
+            "candidate": cand_val,
+            "active": par_val,
+            "detail": f"{lost} lost, {gained} gained of {len(y_validation)}; McNemar p = {p:.3g}",
+        }
+    ]
+    if lineage_best_validation is not None:
+        floor = lineage_best_validation - lineage_tolerance
+        checks.append(
+            {
+                "check": "lineage floor",
+                "passed": cand_val >= floor - 1e-12,
+                "candidate": cand_val,
+                "active": lineage_best_validation,
+                "detail": f"best validation accuracy in the lineage {_pct(lineage_best_validation)}, "
+                f"at most {lineage_tolerance * 100:.2f} points below allowed",
+            }
         )
 
+    def heldout_check(name: str, mask: np.ndarray) -> None:
+        if not mask.any():
+            checks.append({"check": name, "passed": True, "candidate": None, "active": None, "detail": "none"})
+            return
+        cand = float((np.asarray(candidate_heldout)[mask] == y_heldout[mask]).mean())
+        par = float((np.asarray(parent_heldout)[mask] == y_heldout[mask]).mean())
+        checks.append(
+            {"check": name, "passed": cand >= par - 1e-12, "candidate": cand, "active": par, "detail": f"{mask.sum()}"}
+        )
+
+    heldout_check("held-out drawings", np.ones(len(y_heldout), bool))
+    unjudged = []
+    for digit in focus_digits:
+        heldout_check(f"held-out {digit}s", y_heldout == digit)
+        if not (y_heldout == digit).any():
+            unjudged.append(digit)
+
     failed = [c for c in checks if not c["passed"]]
-    lines = [
-        f"{c['check']}: {_pct(c['candidate'])} vs active {_pct(c['active'])}"
-        + (" (no held-out drawings)" if c.get("note") else "")
-        for c in (failed or checks)
-    ]
-    if failed:
-        allowed = ""
-        if failed[0]["check"] == "MNIST test":
-            allowed = f" (at most {mnist_tolerance * 100:.1f} points lower allowed)"
-        return GateDecision(False, "Gate failed: " + "; ".join(lines) + allowed, checks)
-    return GateDecision(True, "Gate passed: " + "; ".join(lines), checks)
+
+    def line(c: dict) -> str:
+        if c["candidate"] is None:
+            return f"{c['check']}: no held-out drawings, not judged"
+        text = f"{c['check']}: {_pct(c['candidate'])} vs {_pct(c['active'])}"
+        if c["check"] == "MNIST validation (paired)":
+            text += f" ({c['detail']})"
+        elif c["check"] == "lineage floor":
+            text = f"lineage floor: {_pct(c['candidate'])} vs {c['detail']}"
+        return text
+
+    shown = failed or checks
+    notes = [line(c) for c in checks if c["candidate"] is None and c not in shown]
+    reason = ("Gate failed: " if failed else "Gate passed: ") + "; ".join([line(c) for c in shown] + notes)
+    return GateDecision(not failed, reason, checks, unjudged)

@@ -29,42 +29,48 @@ class Candidate:
 
 
 def fine_tune_candidate(
-    *, parent: ModelVersion, config: FineTuneConfig, drawings: FineTuneDrawings, on_epoch: EpochCallback
+    *,
+    parent: ModelVersion,
+    config: FineTuneConfig,
+    drawings: FineTuneDrawings,
+    on_epoch: EpochCallback,
+    lineage_best_validation: float | None = None,
 ) -> Candidate:
-    """Fine-tune ``parent`` on MNIST rehearsal plus the drawings, measure the
-    candidate and its parent on the same images, and ask the gate."""
+    """Fine-tune ``parent`` on MNIST rehearsal (MNIST train less the
+    validation split) plus the drawings, judge the candidate and its parent on
+    the same images (validation and held-out drawings decide; the test set is
+    reported), and ask the gate."""
     from models.serving import read_model
 
-    from .datasets import load_mnist
-    from .evaluation import evaluate
-    from .fine_tune import build_training_set, fine_tune, per_digit
-    from .gate import promotion_gate
+    from .datasets import load_mnist, validation_split
+    from .fine_tune import METHOD, build_training_set, fine_tune, gate_judgements, judge, judgement_metrics, per_digit
     from .provenance import version_params
 
     mnist = load_mnist()
+    split = validation_split(mnist)
     data = build_training_set(
-        mnist_x=mnist.x_train,
-        mnist_y=mnist.y_train,
+        mnist_x=split.x_train,
+        mnist_y=split.y_train,
         drawings_x=drawings.train.x,
         drawings_y=drawings.train.y,
         config=config,
     )
     limit = config.test_limit or None
-    judge = dict(
-        mnist_x=mnist.x_test[:limit],
-        mnist_y=mnist.y_test[:limit],
-        heldout_x=drawings.heldout.x,
-        heldout_y=drawings.heldout.y,
-    )
-    parent_metrics = evaluate(read_model(parent), **judge)
+    images = dict(validation_x=split.x_validation, test_x=mnist.x_test[:limit], heldout_x=drawings.heldout.x)
+    labels = dict(y_validation=split.y_validation, y_test=mnist.y_test[:limit], y_heldout=drawings.heldout.y)
+    parent_judgement = judge(read_model(parent), **images)
     model = fine_tune(read_model(parent), data, config, on_epoch=on_epoch)
-    metrics = evaluate(model, **judge)
-    decision = promotion_gate(
-        candidate=metrics,
-        active=parent_metrics,
+    candidate = judge(model, **images)
+    decision = gate_judgements(
+        candidate,
+        parent_judgement,
+        **labels,
         focus_digits=config.focus_digits,
-        mnist_tolerance=settings.GATE_MNIST_TOLERANCE,
+        lineage_best_validation=lineage_best_validation,
+        lineage_tolerance=settings.GATE_LINEAGE_TOLERANCE,
     )
+    metrics = judgement_metrics(candidate, **labels)
+    parent_metrics = judgement_metrics(parent_judgement, **labels)
     metrics["gate"] = decision.as_dict()
     metrics["parent_metrics"] = {k: v for k, v in parent_metrics.items() if not k.endswith("_confusion")}
     summary = {
@@ -72,7 +78,8 @@ def fine_tune_candidate(
         "new_drawings": drawings.pick.new,
         "drawings_available": drawings.pick.available,
         "heldout_per_digit": per_digit(drawings.heldout.y),
-        "mnist_test_count": int(len(judge["mnist_y"])),
+        "validation_count": int(len(split.y_validation)),
+        "mnist_test_count": int(len(labels["y_test"])),
     }
-    params = version_params(config, kind="fine_tune", parent=parent.version)
+    params = version_params(config, kind="fine_tune", parent=parent.version, method=METHOD)
     return Candidate(model, metrics, params, summary, decision)

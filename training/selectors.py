@@ -18,14 +18,17 @@ from .models import TrainingRun
 HELDOUT_BUCKETS = 10_000
 
 
-def is_held_out(sample_id: int, share: float | None = None) -> bool:
+def is_held_out(content_sha256: str, share: float | None = None) -> bool:
     """Whether a drawing is kept for judging, never trained on.
 
-    Decided from the id alone (a hash, not ``id % n``, so ids that arrive in
-    runs do not all fall on one side), so every run splits the same way and a
-    drawing stays on its side for good."""
+    Decided by the drawing's content (``Sample.image_sha256``, the hash of
+    the image as sent, hashed again), never by a database id: the split is the
+    same whatever was stored before (another test, another instance, a
+    restored backup), a drawing stays on its side for good, and the same
+    drawing sent by two people lands on one side, so none is trained on while
+    its twin judges."""
     share = settings.RETRAIN_HELDOUT_SHARE if share is None else share
-    digest = hashlib.sha256(f"heldout:{sample_id}".encode()).digest()
+    digest = hashlib.sha256(f"heldout:{content_sha256}".encode()).digest()
     return int.from_bytes(digest[:4], "big") % HELDOUT_BUCKETS < share * HELDOUT_BUCKETS
 
 
@@ -70,11 +73,11 @@ def training_drawings_pick(*, since: datetime | None, cap: int, heldout_cap: int
     rest = cap - len(picked)
     if rest > 0:
         # A little over the quota: about a fifth of the draw is held out.
-        drawn = samples.exclude(id__in=picked).order_by("?").values_list("id", flat=True)[: int(rest * 1.4) + 10]
-        picked += [i for i in drawn if not is_held_out(i)][:rest]
+        drawn = samples.exclude(id__in=picked).order_by("?").values_list("id", "image_sha256")[: int(rest * 1.4) + 10]
+        picked += [i for i, sha in drawn if not is_held_out(sha)][:rest]
     heldout = []
-    for sample_id in samples.order_by("-id").values_list("id", flat=True).iterator(chunk_size=2000):
-        if is_held_out(sample_id):
+    for sample_id, sha in samples.order_by("-id").values_list("id", "image_sha256").iterator(chunk_size=2000):
+        if is_held_out(sha):
             heldout.append(sample_id)
             if len(heldout) >= heldout_cap:
                 break
@@ -88,8 +91,8 @@ def _take_training_ids(candidates: QuerySet[Sample], quota: int) -> list[int]:
     taken: list[int] = []
     if quota <= 0:
         return taken
-    for sample_id in candidates.order_by("-id").values_list("id", flat=True).iterator(chunk_size=2000):
-        if not is_held_out(sample_id):
+    for sample_id, sha in candidates.order_by("-id").values_list("id", "image_sha256").iterator(chunk_size=2000):
+        if not is_held_out(sha):
             taken.append(sample_id)
             if len(taken) >= quota:
                 break
@@ -105,6 +108,19 @@ def last_fine_tune_run() -> TrainingRun | None:
         .order_by("-data_until", "-id")
         .first()
     )
+
+
+def lineage_best_validation_accuracy(*, version) -> float | None:
+    """The best MNIST validation accuracy recorded by ``version`` or any of
+    its ancestors (versions from before the validation split have none)."""
+    best, seen = None, set()
+    while version is not None and version.pk not in seen:
+        seen.add(version.pk)
+        value = (version.metrics or {}).get("validation_accuracy")
+        if value is not None and (best is None or value > best):
+            best = value
+        version = version.parent
+    return best
 
 
 def new_samples_count() -> int:

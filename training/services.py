@@ -22,7 +22,13 @@ from models.selectors import active_model_version_get
 from .fitting import EpochCallback
 from .locks import single_flight
 from .models import TrainingRun
-from .selectors import fine_tune_drawings_get, fine_tune_in_flight, last_fine_tune_run, new_samples_count
+from .selectors import (
+    fine_tune_drawings_get,
+    fine_tune_in_flight,
+    last_fine_tune_run,
+    lineage_best_validation_accuracy,
+    new_samples_count,
+)
 from .train import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -182,7 +188,7 @@ def baseline_train(
     )
     try:
         model, metrics, summary = train_baseline(data, config, on_epoch=_progress_of(run.pk, on_epoch), verbose=verbose)
-        params = version_params(config, kind="baseline")
+        params = version_params(config, kind="baseline", method="baseline (from scratch)")
         version = _version_register(run=run, model=model, metrics=metrics, params=params, data_summary=summary)
         training_run_finish(run_id=run.pk, status=TrainingRun.Status.SUCCEEDED, result=version, data_summary=summary)
         if activate_if_none:
@@ -239,7 +245,13 @@ def _fine_tune(run: TrainingRun) -> None:
         return
     config = FineTuneConfig.from_settings(**run.params)
     TrainingRun.objects.filter(pk=run.pk).update(parent=parent, params=config.as_dict(), epochs=config.epochs)
-    candidate = fine_tune_candidate(parent=parent, config=config, drawings=drawings, on_epoch=_progress_of(run.pk))
+    candidate = fine_tune_candidate(
+        parent=parent,
+        config=config,
+        drawings=drawings,
+        on_epoch=_progress_of(run.pk),
+        lineage_best_validation=lineage_best_validation_accuracy(version=parent),
+    )
     candidate.data_summary["collected_until"] = data_until.isoformat()
     _fine_tune_outcome_record(run, parent, candidate, data_until)
 

@@ -251,14 +251,15 @@ FINE_TUNE_EPOCHS = env.int("FINE_TUNE_EPOCHS", default=3)
 FINE_TUNE_BATCH_SIZE = env.int("FINE_TUNE_BATCH_SIZE", default=128)
 FINE_TUNE_LEARNING_RATE = env.float("FINE_TUNE_LEARNING_RATE", default=3e-4)
 FINE_TUNE_REHEARSAL = env.int("FINE_TUNE_REHEARSAL", default=12000)  # MNIST training images mixed in
-FINE_TUNE_COLLECTED_SHARE = env.float("FINE_TUNE_COLLECTED_SHARE", default=0.3)  # drawings repeated up to this share
-FINE_TUNE_FOCUS_OVERSAMPLE = env.int("FINE_TUNE_FOCUS_OVERSAMPLE", default=2)  # focus digits seen this many times
+FINE_TUNE_COLLECTED_SHARE = env.float("FINE_TUNE_COLLECTED_SHARE", default=0.35)  # drawings repeated up to this share
+FINE_TUNE_FOCUS_OVERSAMPLE = env.int("FINE_TUNE_FOCUS_OVERSAMPLE", default=1)  # focus digits seen this many times
 # Drawings one run learns from and is judged on, at most: a run's time does not
 # grow with the collection (training.selectors.training_drawings_pick).
 FINE_TUNE_MAX_DRAWINGS = env.int("FINE_TUNE_MAX_DRAWINGS", default=10000)
 FINE_TUNE_MAX_HELDOUT = env.int("FINE_TUNE_MAX_HELDOUT", default=5000)
 FINE_TUNE_TEST_LIMIT = env.int("FINE_TUNE_TEST_LIMIT", default=0)  # 0: the whole MNIST test set
-GATE_MNIST_TOLERANCE = env.float("GATE_MNIST_TOLERANCE", default=0.002)  # 0.2 points of MNIST test accuracy
+# How far below the best MNIST validation accuracy of its lineage a candidate may be (0.15 points).
+GATE_LINEAGE_TOLERANCE = env.float("GATE_LINEAGE_TOLERANCE", default=0.0015)
 for _name in ("RETRAIN_HELDOUT_SHARE", "FINE_TUNE_COLLECTED_SHARE"):
     if not 0 <= globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 0 and below 1")

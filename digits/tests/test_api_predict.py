@@ -7,6 +7,7 @@ from PIL import Image
 from digits.models import Sample
 from digits.sample_drawings import data_url, png_bytes, seven_png
 from models.registry import model_version_activate
+from models.serving import model_server
 
 URL = "/api/digits/predict"
 pytestmark = pytest.mark.django_db
@@ -121,3 +122,26 @@ def test_the_explanation_comes_on_request_as_one_map_per_digit_over_the_ink(post
     # The ink as a whole argues for the answer, more than for the runner-up.
     runner_up = int(np.argsort(body["probabilities"])[-2])
     assert maps[body["digit"]].sum() > max(0, maps[runner_up].sum())
+
+
+def test_confidence_comes_calibrated_with_the_versions_temperature(post_json, register_version, seven_url):
+    sharp = model_version_activate(
+        version=register_version(metrics={"mnist_accuracy": 0.97, "temperature": 1.0}), by="test"
+    )
+    body = post_json(URL, {"image": seven_url}).json()
+    assert body["model"]["version"] == sharp.version
+    assert body["calibrated_probabilities"] == pytest.approx(body["probabilities"], abs=1e-6)
+    assert body["calibrated_confidence"] > 0.8 and body["unsure"] is False
+
+    # The same network with a high temperature (an overconfident model):
+    # the same digit, tempered probabilities, and the page is told to ask.
+    soft = model_version_activate(
+        version=register_version(metrics={"mnist_accuracy": 0.97, "temperature": 40.0}), by="test"
+    )
+    model_server().wait_for(soft.pk)
+    body = post_json(URL, {"image": seven_url}).json()
+    assert body["model"]["version"] == soft.version and body["digit"] == 7
+    calibrated = body["calibrated_probabilities"]
+    assert abs(sum(calibrated) - 1) < 1e-6 and int(np.argmax(calibrated)) == 7
+    assert body["calibrated_confidence"] == max(calibrated) < body["confidence"]
+    assert body["unsure"] is True

@@ -1,36 +1,93 @@
-from training.gate import promotion_gate
+import numpy as np
+
+from training.fine_tune import Judgement, gate_judgements
+from training.gate import mcnemar_worse_p, promotion_gate
+
+RNG = np.random.default_rng(0)
+Y_VAL = RNG.integers(0, 10, 5000)
+Y_TEST = RNG.integers(0, 10, 10000)
 
 
-def metrics(mnist: float, heldout: float | None, per_digit: dict | None = None) -> dict:
-    return {"mnist_accuracy": mnist, "heldout_accuracy": heldout, "heldout_per_class": per_digit or {}}
+def answers(y: np.ndarray, wrong: int, offset: int = 0) -> np.ndarray:
+    """Predicted digits for ``y``, wrong on ``wrong`` images starting at ``offset``."""
+    pred = y.copy()
+    pred[offset : offset + wrong] = (y[offset : offset + wrong] + 1) % 10
+    return pred
 
 
-def test_a_candidate_as_good_on_drawings_and_within_0_2_points_on_mnist_passes():
-    decision = promotion_gate(
-        candidate=metrics(0.9940, 0.95, {"7": 0.9, "9": 1.0}),
-        active=metrics(0.9956, 0.80, {"7": 0.5, "9": 1.0}),
-        focus_digits=[7, 9],
+def one_hot(pred: np.ndarray) -> np.ndarray:
+    return np.eye(10, dtype=np.float32)[pred] * 0.9 + 0.01
+
+
+HELD = np.array([7, 9])
+
+
+def gate(cand_val, par_val, y_held=HELD, cand_held=None, par_held=None, focus=(7, 9), best=None):
+    return promotion_gate(
+        y_validation=Y_VAL,
+        candidate_validation=cand_val,
+        parent_validation=par_val,
+        y_heldout=y_held,
+        candidate_heldout=y_held if cand_held is None else cand_held,
+        parent_heldout=y_held if par_held is None else par_held,
+        focus_digits=list(focus),
+        lineage_best_validation=best,
     )
-    assert decision.passed and decision.reason.startswith("Gate passed")
-    assert [c["check"] for c in decision.checks] == ["MNIST test", "held-out drawings", "held-out 7s", "held-out 9s"]
 
 
-def test_more_than_0_2_points_lost_on_mnist_fails_and_says_why():
-    decision = promotion_gate(candidate=metrics(0.9935, 1.0), active=metrics(0.9956, 0.5), focus_digits=[7, 9])
+def test_mcnemar_is_the_exact_binomial_tail():
+    assert mcnemar_worse_p(lost=0, gained=0) == 1.0
+    assert mcnemar_worse_p(lost=3, gained=0) == 0.125  # 1/8
+    assert abs(mcnemar_worse_p(lost=10, gained=2) - 0.0193) < 1e-3
+    assert mcnemar_worse_p(lost=2, gained=10) > 0.99
+
+
+def test_a_candidate_better_on_test_but_worse_on_validation_is_refused():
+    parent = Judgement(
+        validation=one_hot(answers(Y_VAL, 20)), test=one_hot(answers(Y_TEST, 60)), heldout=np.array([7, 9])
+    )
+    # 40 more validation images wrong (significantly worse), but 50 fewer test images wrong.
+    candidate = Judgement(
+        validation=one_hot(answers(Y_VAL, 60)), test=one_hot(answers(Y_TEST, 10)), heldout=np.array([7, 9])
+    )
+    kwargs = dict(y_validation=Y_VAL, y_test=Y_TEST, y_heldout=np.array([7, 9]), focus_digits=[7, 9])
+    decision = gate_judgements(candidate, parent, **kwargs, lineage_best_validation=None, lineage_tolerance=0.0015)
     assert not decision.passed
-    assert decision.reason == "Gate failed: MNIST test: 99.35% vs active 99.56% (at most 0.2 points lower allowed)"
+    assert decision.reason.startswith("Gate failed: MNIST validation (paired): 98.80% vs 99.60% (40 lost, 0 gained")
+    # The same two models the other way round: better on validation, worse on test, promoted.
+    decision = gate_judgements(parent, candidate, **kwargs, lineage_best_validation=None, lineage_tolerance=0.0015)
+    assert decision.passed
+
+
+def test_a_few_images_lost_within_noise_pass_but_many_do_not():
+    parent = answers(Y_VAL, 20)
+    noise = answers(Y_VAL, 22, offset=2)  # 4 lost, 2 gained: noise
+    assert gate(noise, parent).passed
+    worse = answers(Y_VAL, 32)  # 12 lost, 0 gained
+    decision = gate(worse, parent)
+    assert not decision.passed and "12 lost, 0 gained of 5000" in decision.reason
+
+
+def test_the_lineage_floor_stops_a_slow_drift_down():
+    parent = answers(Y_VAL, 30)  # 99.40%
+    same = answers(Y_VAL, 30)
+    assert gate(same, parent, best=0.9950).passed  # 0.10 points under the best: allowed
+    decision = gate(same, parent, best=0.9960)  # 0.20 points under the best of the lineage
+    assert not decision.passed
+    assert "lineage floor: 99.40% vs best validation accuracy in the lineage 99.60%" in decision.reason
 
 
 def test_worse_on_one_focus_digit_fails_even_when_better_overall():
-    decision = promotion_gate(
-        candidate=metrics(0.996, 0.97, {"7": 1.0, "9": 0.8}),
-        active=metrics(0.996, 0.90, {"7": 0.7, "9": 0.9}),
-        focus_digits=[7, 9],
-    )
-    assert not decision.passed and "held-out 9s: 80.00% vs active 90.00%" in decision.reason
+    y_held = np.array([7] * 10 + [9] * 10)
+    parent = np.array([1] * 5 + [7] * 5 + [9] * 10)  # 7s 50%, 9s 100%
+    candidate = np.array([7] * 10 + [4] + [9] * 9)  # 7s 100%, 9s 90%
+    decision = gate(Y_VAL, Y_VAL, y_held, candidate, parent)
+    assert not decision.passed and "held-out 9s: 90.00% vs 100.00%" in decision.reason
     assert "7s" not in decision.reason
 
 
-def test_without_held_out_drawings_only_mnist_decides():
-    decision = promotion_gate(candidate=metrics(0.99, None), active=metrics(0.99, None), focus_digits=[7])
-    assert decision.passed and "no held-out drawings" in decision.reason
+def test_a_focus_digit_without_held_out_drawings_is_said_to_be_not_judged():
+    decision = gate(Y_VAL, Y_VAL, np.array([7, 7, 1]), focus=(7, 9))
+    assert decision.passed
+    assert "held-out 9s: no held-out drawings, not judged" in decision.reason
+    assert decision.unjudged_focus_digits == [9]

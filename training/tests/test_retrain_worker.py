@@ -54,7 +54,7 @@ def test_a_manual_run_fine_tunes_passes_the_gate_and_is_served(worker, served_ve
     assert run.epoch == run.epochs == 3 and {"epoch", "loss", "accuracy"} <= set(run.history[0])
     summary = run.data_summary
     assert sum(summary["collected_per_digit"]) + sum(summary["heldout_per_digit"]) == 1000
-    assert 150 <= sum(summary["heldout_per_digit"]) <= 250  # the 20% held out, by id
+    assert 150 <= sum(summary["heldout_per_digit"]) <= 250  # the 20% held out, by content
     assert sum(summary["mnist_per_digit"]) == 2000
 
     version = run.result
@@ -62,7 +62,8 @@ def test_a_manual_run_fine_tunes_passes_the_gate_and_is_served(worker, served_ve
     assert version.status == ModelVersion.Status.ACTIVE, version.status_reason
     assert version.status_reason.startswith("Gate passed")
     assert version.metrics["gate"]["passed"] and len(version.metrics["heldout_confusion"]) == 10
-    assert {"mnist_7_as_9", "heldout_9_as_7"} <= set(version.metrics)
+    assert {"mnist_7_as_9", "heldout_9_as_7", "validation_accuracy", "temperature", "mnist_ece"} <= set(version.metrics)
+    assert version.params["method"].startswith("fine-tune") and version.params["kind"] == "fine_tune"
     assert version.params["learning_rate"] == 0.001 and version.params["parent"] == served_version.version
     activation = ModelActivation.objects.get(version=version)
     assert activation.by == f"training run {run.pk}" and activation.previous == served_version
@@ -94,7 +95,7 @@ def test_a_candidate_that_forgets_mnist_fails_the_gate_and_is_rejected_with_the_
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     candidate = run.result
     assert candidate.status == ModelVersion.Status.REJECTED
-    assert candidate.status_reason.startswith("Gate failed") and "MNIST test" in candidate.status_reason
+    assert candidate.status_reason.startswith("Gate failed: MNIST validation (paired)")
     assert not candidate.metrics["gate"]["passed"]
     assert f"{candidate} rejected by the gate. Gate failed" in run.message
     served_version.refresh_from_db()

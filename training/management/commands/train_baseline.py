@@ -39,7 +39,7 @@ class Command(BaseCommand):
         def on_epoch(epoch, epochs, logs):
             self.stdout.write(
                 f"epoch {epoch}/{epochs}  loss {logs.get('loss', 0):.4f}  accuracy {logs.get('accuracy', 0):.4f}"
-                f"  ({time.monotonic() - started:.0f}s)"
+                f"  validation {logs.get('val_accuracy', 0):.4f}  ({time.monotonic() - started:.0f}s)"
             )
 
         self.stdout.write(f"Training the baseline CNN for {config.epochs} epochs...")
@@ -48,9 +48,12 @@ class Command(BaseCommand):
         except MnistError as exc:
             raise CommandError(str(exc)) from exc
         version = run.result
+        m = version.metrics
         self.stdout.write(
             self.style.SUCCESS(
-                f"Registered {version}: MNIST test accuracy {version.mnist_accuracy:.4%}, "
+                f"Registered {version}: MNIST validation accuracy {m['validation_accuracy']:.4%} "
+                f"(epoch {m['best_epoch']} kept), MNIST test accuracy {version.mnist_accuracy:.4%}, "
+                f"temperature {m['temperature']:.3f}, test ECE {m['mnist_ece_raw']:.2%} -> {m['mnist_ece']:.2%}, "
                 f"trained in {time.monotonic() - started:.0f}s, status {version.status}"
             )
         )
