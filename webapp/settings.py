@@ -184,7 +184,7 @@ STORAGES = {
         "OPTIONS": {"location": str(ARTIFACT_ROOT)},
     },
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "webapp.storage.StaticStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },

@@ -1,4 +1,5 @@
 from django.core.files.storage import Storage, storages
+from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 
 class _ArtifactStorage(Storage):
@@ -19,3 +20,11 @@ _artifacts = _ArtifactStorage()
 def artifact_storage():
     """The storage for model artifacts (a callable, so tests and settings can swap it)."""
     return _artifacts
+
+
+class StaticStorage(CompressedManifestStaticFilesStorage):
+    """Hashed, compressed static files, and the drawing page's ES modules
+    import each other by their hashed names too (Django rewrites the import
+    statements), so a browser never mixes modules of two releases."""
+
+    support_js_module_import_aggregation = True

@@ -3,11 +3,12 @@
 // The next few drawings are fetched (and their images loaded) ahead, so a
 // decision shows the next one at once; decisions go to the server in the
 // background, one after the other, so an undo always takes back the last one.
-(() => {
-  "use strict";
+import { api, detailText } from "../api.js";
 
-  const root = document.getElementById("review");
-  if (!root) return;
+const root = document.getElementById("review");
+if (root) start();
+
+function start() {
   const $ = (id) => document.getElementById(id);
   const AHEAD = 4; // drawings kept ready behind the one on screen
 
@@ -36,19 +37,20 @@
     root.dataset.saving = String(saving.size + undoing);
   }
 
+  // The shared API helper, throwing on an HTTP error so a failed write is one catch.
   async function request(url, options = {}) {
-    const response = await fetch(url, {
-      credentials: "same-origin",
-      headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRFToken": root.dataset.csrfToken },
-      ...options,
-    });
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      const error = new Error(data.detail || `The server answered ${response.status}.`);
-      error.status = response.status;
+    let answer;
+    try {
+      answer = await api(url, options);
+    } catch (_) {
+      throw new Error("cannot reach the server; check the connection.");
+    }
+    if (!answer.ok) {
+      const error = new Error(detailText(answer.data));
+      error.status = answer.status;
       throw error;
     }
-    return data;
+    return answer.data;
   }
 
   // Counts from the server, less the decisions it has not seen yet.
@@ -157,7 +159,7 @@
     renderCounts();
     showNext();
     const url = root.dataset.decisionUrl.replace(/\/0\/decision$/, `/${sample.id}/decision`);
-    enqueue(() => request(url, { method: "POST", body: JSON.stringify({ action, label }) }))
+    enqueue(() => request(url, { method: "POST", body: { action, label } }))
       .then((data) => {
         saving.delete(sample.id);
         setCounts(data.counts);
@@ -175,7 +177,7 @@
   function undo() {
     undoing += 1;
     setSaving();
-    enqueue(() => request(root.dataset.undoUrl, { method: "POST", body: "{}" }))
+    enqueue(() => request(root.dataset.undoUrl, { method: "POST", body: {} }))
       .then((data) => {
         undoing -= 1;
         const sample = data.sample;
@@ -238,4 +240,4 @@
 
   setSaving();
   fill();
-})();
+}
