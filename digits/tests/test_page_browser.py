@@ -34,6 +34,13 @@ def test_draw_predict_look_inside_and_correct_the_label(transactional_db, active
     for layer in ["conv1", "conv2", "pool1", "conv3", "conv4", "pool2", "dense"]:
         page.wait_for_selector(f'.layer[data-layer="{layer}"] canvas[data-ready="true"]')
     assert page.locator('.layer[data-layer="conv1"] h3').inner_text() == "conv1 Conv2D · 26×26×32"
+    # Captions are worked out from the served version's architecture (filters, kernel, shapes).
+    captions = {name: page.locator(f'.layer[data-layer="{name}"] .caption').inner_text() for name in ["conv1", "pool2"]}
+    assert captions["conv1"].startswith("First convolution: 32 filters of 3×3, looking at your drawing directly")
+    assert captions["pool2"].startswith(
+        "Pooling keeps the strongest response in each 2×2 patch: 4×4 maps of the same 64"
+    )
+    assert page.locator('.layer[data-layer="dense"] .caption').inner_text().startswith("128 hidden units")
     predicted = int(page.locator("#digit").inner_text())
     assert predicted == 7  # a clear 7, drawn by a pointer, is recognised
     assert page.locator("#confirm").inner_text() == "Yes, that's a 7"
