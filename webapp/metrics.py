@@ -32,8 +32,6 @@ from prometheus_client import Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from .clients import from_trusted_proxy
-
 log = logging.getLogger(__name__)
 
 PREDICTIONS = Counter(
@@ -116,9 +114,10 @@ def metrics_allowed(request: HttpRequest) -> bool:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated and user.is_staff:
         return True
-    # Through a proxy means from outside: the proxy's own address would
-    # otherwise pass for the internal network.
-    if "HTTP_X_FORWARDED_FOR" in request.META or "HTTP_FORWARDED" in request.META or from_trusted_proxy(request):
+    # Through the reverse proxy means from outside (it always adds
+    # X-Forwarded-For): the proxy's own address would otherwise pass for the
+    # internal network.  A scraper reaches web directly.
+    if "HTTP_X_FORWARDED_FOR" in request.META or "HTTP_FORWARDED" in request.META:
         return False
     try:
         peer = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
