@@ -200,3 +200,25 @@ def test_a_drawing_that_cannot_be_saved_says_so_beside_the_button_on_a_phone(
         assert Sample.objects.count() == 1
     finally:
         context.close()
+
+
+def test_when_the_calibrated_model_is_not_sure_the_page_asks_which_digit_it_is(
+    transactional_db, register_version, live_server, page
+):
+    from models.registry import model_version_activate
+
+    # A version whose fitted temperature flattens every answer below the threshold.
+    hesitant = register_version(metrics={"mnist_accuracy": 0.97, "temperature": 50.0})
+    model_version_activate(version=hesitant, by="test")
+    page.goto(live_server.url + "/")
+    page.wait_for_selector("#architecture svg")
+    draw(page, SEVEN)
+    page.wait_for_selector("#unsure:not([hidden])")
+    assert page.locator("#confidence").inner_text() == "Not sure"
+    assert page.locator("#unsure").inner_text().startswith("Not sure — which digit is it?")
+    assert page.locator("#confirm").inner_text() == "It is a 7"
+    shown = [float(t.rstrip("%")) for t in page.locator(".bar .pct").all_inner_texts()]
+    assert max(shown) < 80  # the calibrated probabilities, not the raw "99 % sure"
+    page.locator('#digit-buttons button[data-digit="7"]').click()
+    page.wait_for_selector("#thanks:not([hidden])")
+    assert Sample.objects.get().label == 7

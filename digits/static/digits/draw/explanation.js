@@ -15,7 +15,8 @@ export class Explanation {
 
   set(data) {
     const maps = data.explanation.maps.map((m) => ({ scale: m.scale, bytes: decodeBytes(m.data) }));
-    this.why = { digit: data.digit, probabilities: data.probabilities, input: data.input, maps };
+    const probabilities = data.calibrated_probabilities ?? data.probabilities; // as the bars show them
+    this.why = { digit: data.digit, probabilities, input: data.input, maps };
     this.box.classList.remove("stale");
     this.draw(this.hovered ?? this.pinned);
   }

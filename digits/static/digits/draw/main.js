@@ -8,7 +8,7 @@ import { nextPrompt, showPrompt } from "./collect.js";
 import { Explanation } from "./explanation.js";
 import { Layers } from "./layers.js";
 import { Pad } from "./pad.js";
-import { createBars, renderBars, renderInput, renderVerdict } from "./result.js";
+import { createBars, renderBars, renderInput, renderVerdict, shownProbabilities } from "./result.js";
 
 const DEBOUNCE_MS = 90;
 const $ = (id) => document.getElementById(id);
@@ -141,6 +141,7 @@ function showBlank() {
   renderBars(bars, null);
   why.clear();
   $("labelling").hidden = true;
+  $("unsure").hidden = true;
   $("collect-save").hidden = true;
   setStatus(pad.empty ? "Draw a digit first." : "Draw a digit first: that is hardly anything.", !pad.empty);
 }
@@ -149,7 +150,7 @@ function showPrediction(data, image, revision) {
   state.last = { image, digit: data.digit, revision };
   showPending();
   renderVerdict(data);
-  renderBars(bars, data.probabilities);
+  renderBars(bars, shownProbabilities(data));
   renderInput($("input28"), data.input);
   if (data.explanation) why.set(data);
   else why.stale(); // the map is of an earlier stroke; a new one comes when it ends
@@ -163,7 +164,10 @@ function showPrediction(data, image, revision) {
   } else {
     $("collect-save").hidden = true;
     $("labelling").hidden = false;
-    $("confirm").textContent = `Yes, that's a ${data.digit}`;
+    // Unsure: ask first, and offer its guess as one answer among the others.
+    $("unsure").hidden = !data.unsure;
+    $("labelling").classList.toggle("asking", Boolean(data.unsure));
+    $("confirm").textContent = data.unsure ? `It is a ${data.digit}` : `Yes, that's a ${data.digit}`;
   }
 }
 

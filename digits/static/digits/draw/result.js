@@ -38,9 +38,17 @@ export function renderBars(bars, probabilities) {
   });
 }
 
+// The calibrated confidence where the served version has one (issue 10);
+// below its threshold the page says it is not sure instead of "99% sure".
 export function renderVerdict(data) {
   $("digit").textContent = data ? data.digit : "?";
-  $("confidence").textContent = data ? `${(data.confidence * 100).toFixed(1)}% sure` : "";
+  const sure = data ? (data.calibrated_confidence ?? data.confidence) : null;
+  $("confidence").textContent = !data ? "" : data.unsure ? "Not sure" : `${(sure * 100).toFixed(1)}% sure`;
+  document.querySelector(".verdict").classList.toggle("unsure", Boolean(data?.unsure));
+}
+
+export function shownProbabilities(data) {
+  return data.calibrated_probabilities ?? data.probabilities;
 }
 
 export function renderInput(canvas, rows) {
