@@ -20,7 +20,17 @@ def staff_client(client, db):
 def test_the_models_page_shows_versions_lineage_progress_and_the_timeline(
     staff_client, active_version, register_version
 ):
-    v2 = register_version(parent=active_version, metrics={"mnist_accuracy": 0.99, "heldout_accuracy": 0.9})
+    metrics = {
+        "mnist_accuracy": 0.99,
+        "heldout_accuracy": 0.9,
+        "validation_accuracy": 0.9952,
+        "temperature": 1.43,
+        "mnist_ece": 0.0021,
+        "gate": {"passed": True, "unjudged_focus_digits": [9]},
+    }
+    v2 = register_version(parent=active_version, metrics=metrics)
+    v2.params = {"kind": "fine_tune", "method": "fine-tune: 12k MNIST rehearsal + drawings augmented"}
+    v2.save(update_fields=["params"])
     model_version_activate(version=v2, by="training run 7", reason="Gate passed: ...")
     TrainingRun.objects.create(
         trigger=TrainingRun.Trigger.MANUAL, status="running", epoch=1, epochs=3, requested_by="ada.lovelace"
@@ -29,7 +39,9 @@ def test_the_models_page_shows_versions_lineage_progress_and_the_timeline(
         drawing = {"image_sha256": str(n), "pixels": bytes(784), "label_source": "confirmed", "client_id": "c"}
         Sample.objects.create(**drawing, label=label, predicted=7, model_version=v2, status=status)
     html = staff_client.get("/models/").content.decode()
-    assert "v2" in html and "0.9900" in html and "0.9000" in html
+    assert "v2" in html and "0.9900" in html and "0.9000" in html and "0.9952" in html
+    assert "fine-tune: 12k MNIST rehearsal + drawings augmented" in html and "1.43 / 0.0021" in html
+    assert "No held-out 9s: not judged." in html
     assert '1/2\n          <span class="muted">(3 predicted)' in html  # v2 was right on one of two approved
     assert 'id="run-progress" max="3" value="1"' in html and "ada.lovelace" in html
     assert "v2 served, replacing v1" in html and "by training run 7" in html and "by test fixture" in html
