@@ -4,11 +4,12 @@ much is new since the last run, and the runs themselves."""
 from __future__ import annotations
 
 import hashlib
+import random
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Min, Q, QuerySet
 
 from digits.models import Sample
 from digits.selectors import DrawingArrays, samples_arrays, trainable_samples
@@ -64,17 +65,14 @@ def training_drawings_pick(*, since: datetime | None, cap: int, heldout_cap: int
     older ones the served model misread (``disagrees``, newest first), and
     the rest drawn at random from all the others, so old styles are still
     rehearsed.  The held-out split stays ``is_held_out``'s; the judges are
-    the newest held-out drawings.  Every query reads ids only, in bounded
-    numbers, except the random draw (one ``ORDER BY random() LIMIT`` pass)."""
+    the newest held-out drawings.  Every query reads ids in numbers that
+    follow the caps, not the table (and one count, for the record)."""
     samples = training_samples()
+    available = samples.count()
     picked = _take_training_ids(_reviewed_since(samples, since), cap // 2)
     new = len(picked)
-    picked += _take_training_ids(samples.filter(disagrees=True).exclude(id__in=picked), cap // 4)
-    rest = cap - len(picked)
-    if rest > 0:
-        # A little over the quota: about a fifth of the draw is held out.
-        drawn = samples.exclude(id__in=picked).order_by("?").values_list("id", "image_sha256")[: int(rest * 1.4) + 10]
-        picked += [i for i, sha in drawn if not is_held_out(sha)][:rest]
+    picked += _take_training_ids(samples.filter(disagrees=True), cap // 4, skip=set(picked))
+    picked += _random_training_ids(samples, cap - len(picked), skip=set(picked), available=available)
     heldout = []
     for sample_id, sha in samples.order_by("-id").values_list("id", "image_sha256").iterator(chunk_size=2000):
         if is_held_out(sha):
@@ -83,20 +81,52 @@ def training_drawings_pick(*, since: datetime | None, cap: int, heldout_cap: int
                 break
     if since is None:  # the first run: everything is new
         new = len(picked)
-    return DrawingsPick(sorted(picked), sorted(heldout), new, samples.count())
+    return DrawingsPick(sorted(picked), sorted(heldout), new, available)
 
 
-def _take_training_ids(candidates: QuerySet[Sample], quota: int) -> list[int]:
-    """Up to ``quota`` ids of ``candidates``, newest first, that are not held out."""
+def _take_training_ids(candidates: QuerySet[Sample], quota: int, skip: set[int] = frozenset()) -> list[int]:
+    """Up to ``quota`` ids of ``candidates``, newest first, that are not held
+    out nor in ``skip`` (checked here: a NOT IN of thousands of ids costs the
+    database a comparison per id per row)."""
     taken: list[int] = []
     if quota <= 0:
         return taken
     for sample_id, sha in candidates.order_by("-id").values_list("id", "image_sha256").iterator(chunk_size=2000):
-        if not is_held_out(sha):
+        if sample_id not in skip and not is_held_out(sha):
             taken.append(sample_id)
             if len(taken) >= quota:
                 break
     return taken
+
+
+def _random_training_ids(
+    samples: QuerySet[Sample], quota: int, *, skip: set[int], available: int, rounds: int = 6
+) -> list[int]:
+    """Up to ``quota`` ids drawn uniformly from ``samples``, not held out nor
+    in ``skip``: random ids between the smallest and the largest, looked up
+    by primary key, so the cost follows the quota, not the table (an ORDER BY
+    random() reads every row)."""
+    if quota <= 0:
+        return []
+    if not available:
+        return []
+    bounds = samples.order_by().aggregate(low=Min("id"), high=Max("id"))
+    low, high = bounds["low"], bounds["high"]
+    density = max(available / (high - low + 1), 1e-3)  # share of the id range that is trainable
+    rng = random.Random()
+    taken: list[int] = []
+    seen = set(skip)
+    for _ in range(rounds):
+        wanted = quota - len(taken)
+        if wanted <= 0:
+            break
+        draw = min(high - low + 1, int(wanted / density * 1.5) + 16)
+        candidates = [i for i in rng.sample(range(low, high + 1), draw) if i not in seen]
+        seen.update(candidates)
+        for start in range(0, len(candidates), 5000):  # SQLite takes at most 32766 parameters
+            rows = samples.order_by().filter(id__in=candidates[start : start + 5000]).values_list("id", "image_sha256")
+            taken += [i for i, sha in rows if not is_held_out(sha)]
+    return taken[:quota]
 
 
 def last_fine_tune_run() -> TrainingRun | None:
