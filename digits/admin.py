@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from webapp.paginators import EstimatedCountPaginator
 from webapp.staff import staff_allowed
@@ -122,6 +123,11 @@ class SampleAdmin(admin.ModelAdmin):
     ]
 
     # Decisions go through the actions (and the review queue), which log them; nothing is edited by hand.
+    def get_queryset(self, request):
+        # The list never shows the ten probabilities (the detail page does).
+        queryset = super().get_queryset(request)
+        return queryset if request.resolver_match.url_name.endswith("_change") else queryset.defer("probabilities")
+
     def get_readonly_fields(self, request, obj=None):
         return [name for fieldset in self.fieldsets for name in fieldset[1]["fields"]]
 
@@ -154,7 +160,7 @@ class SampleAdmin(admin.ModelAdmin):
 
     @admin.display(description="drawing")
     def drawing_thumbnail(self, obj):
-        return self._drawing_img(obj, 56, format_html('height="56" loading="lazy"'))
+        return self._drawing_img(obj, 56, mark_safe('height="56" loading="lazy"'))
 
     @admin.display(description="28×28 input")
     def input_thumbnail(self, obj):
@@ -166,7 +172,7 @@ class SampleAdmin(admin.ModelAdmin):
 
     @admin.display(description="drawing")
     def drawing_large(self, obj):
-        return self._drawing_img(obj, 280, format_html('style="border:1px solid #ccc"'))
+        return self._drawing_img(obj, 280, mark_safe('style="border:1px solid #ccc"'))
 
     @admin.display(description="28×28 input")
     def input_large(self, obj):
