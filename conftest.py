@@ -49,20 +49,31 @@ def tiny_model_path(mnist, tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_litert(tiny_model_path, mnist):
+    """The tiny CNN's checked LiteRT export (training.export), made once."""
+    import keras
+
+    from training.export import litert_for_registration
+
+    model = keras.models.load_model(tiny_model_path, compile=False)
+    return litert_for_registration(model, images=mnist.x_test[:2000])
+
+
 @pytest.fixture
-def register_version(tiny_model_path, db):
+def register_version(tiny_model_path, tiny_litert, db):
     """Register the tiny CNN as a new version (a candidate)."""
     import keras
 
     from models.registry import model_version_register
-    from training.network import architecture_summary
 
     def register(**kwargs):
         model = keras.models.load_model(tiny_model_path, compile=False)
         metrics = kwargs.pop("metrics", {"mnist_accuracy": 0.97})
         return model_version_register(
             model=model,
-            architecture=architecture_summary(model),
+            litert=tiny_litert.content,
+            architecture=tiny_litert.architecture,
             metrics=metrics,
             params={"test": True},
             data_summary={},

@@ -79,9 +79,10 @@ def prepare_database(env: dict, artifact: Path) -> None:
     manage(env, "collectstatic", "--noinput", "-v0")
     code = (
         "import keras; from models.registry import model_version_register as r, model_version_activate as a; "
-        "from training.network import architecture_summary; "
-        f"m = keras.models.load_model({str(artifact)!r}, compile=False); "
-        "kw = dict(model=m, architecture=architecture_summary(m), metrics={}, params={}, data_summary={}); "
+        "from training.datasets import load_mnist; from training.export import litert_for_registration as e; "
+        f"m = keras.models.load_model({str(artifact)!r}, compile=False); lite = e(m, images=load_mnist().x_test); "
+        "kw = dict(model=m, litert=lite.content, architecture=lite.architecture, metrics={}, params={}, "
+        "data_summary={}); "
         "v1 = r(**kw); r(**kw, parent=v1); "
         "a(version=v1, by='bench')"
     )

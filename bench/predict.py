@@ -69,21 +69,27 @@ def setup_model(artifact: str | None) -> None:
     from django.core.management import call_command
 
     from models.registry import model_version_activate, model_version_register
-    from training.network import architecture_summary
+    from training.datasets import load_mnist
+    from training.export import litert_for_registration
 
     call_command("migrate", verbosity=0)
     if artifact:
         model = keras.models.load_model(artifact, compile=False)
         metrics = {}
     else:
-        from training.datasets import load_mnist
         from training.train import TrainConfig, train_baseline
 
         print("Training a small CNN (1 epoch on 3000 images) for the benchmark ...", flush=True)
         config = TrainConfig(epochs=1, train_limit=3000, test_limit=1000, learning_rate=3e-3, batch_size=64)
         model, metrics, _ = train_baseline(load_mnist(), config, verbose=0)
+    lite = litert_for_registration(model, images=load_mnist().x_test)
     version = model_version_register(
-        model=model, architecture=architecture_summary(model), metrics=metrics, params={"bench": True}, data_summary={}
+        model=model,
+        litert=lite.content,
+        architecture=lite.architecture,
+        metrics=metrics,
+        params={"bench": True},
+        data_summary={},
     )
     model_version_activate(version=version, by="bench/predict.py")
 

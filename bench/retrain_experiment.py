@@ -149,16 +149,18 @@ def main() -> None:
     from models.registry import model_version_activate, model_version_register
     from models.serving import read_model
     from training.datasets import load_mnist
+    from training.export import litert_for_registration
     from training.models import TrainingRun
-    from training.network import architecture_summary
     from training.services import training_run_request_on_threshold
 
     print(f"Scratch instance in {work}; load average {os.getloadavg()[0]:.2f}")
     call_command("migrate", verbosity=0)
     parent_model = keras.models.load_model(baseline["path"], compile=False)
+    lite = litert_for_registration(parent_model, images=load_mnist().x_test)
     v1 = model_version_register(
         model=parent_model,
-        architecture=architecture_summary(parent_model),
+        litert=lite.content,
+        architecture=lite.architecture,
         metrics=baseline["metrics"],
         params=baseline["params"],
         data_summary={},

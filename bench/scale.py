@@ -103,18 +103,21 @@ def _tiny_version():
         return existing
     from models.registry import model_version_activate, model_version_register
     from training.datasets import load_mnist
-    from training.network import architecture_summary
+    from training.export import litert_for_registration
     from training.train import TrainConfig, train_baseline
 
     print("training a tiny CNN for the scratch registry ...", flush=True)
     config = TrainConfig(epochs=1, train_limit=3000, test_limit=1000, learning_rate=3e-3, batch_size=64)
-    model, metrics, summary = train_baseline(load_mnist(), config, verbose=0)
+    mnist = load_mnist()
+    model, metrics, summary = train_baseline(mnist, config, verbose=0)
+    lite = litert_for_registration(model, images=mnist.x_test[:1000])
     version = model_version_register(
         model=model,
+        litert=lite.content,
         metrics=metrics,
         params={"bench": "scale"},
         data_summary=summary,
-        architecture=architecture_summary(model),
+        architecture=lite.architecture,
     )
     return model_version_activate(version=version, by="bench/scale.py")
 

@@ -15,7 +15,7 @@ from ninja import Field, Router, Schema
 from ninja.decorators import decorate_view
 from ninja.security import APIKeyCookie
 
-from models.serving import NoModelError
+from models.serving import NoModelError, serving_process
 from webapp.ratelimits import rate_limited
 
 from .collect import (
@@ -96,6 +96,11 @@ class ModelRef(Schema):
     sha256: str
 
 
+class ProcessRef(Schema):
+    host: str
+    pid: int
+
+
 class LayerOut(Schema):
     name: str
     type: str
@@ -133,6 +138,7 @@ class PredictOut(Schema):
     unsure: bool = Field(description="The calibrated confidence is below the threshold: ask for the label")
     input: list[list[int]] = Field(description="The 28x28 input the model saw, 0-255, ink white on black")
     model: ModelRef
+    served_by: ProcessRef = Field(description="The web process that answered (each swaps versions on its own)")
     activations: list[LayerOut] | None = None
     explanation: ExplanationOut | None = None
 
@@ -163,6 +169,7 @@ def predict(request, payload: PredictIn):
         "unsure": result.unsure,
         "input": result.pixels.tolist(),
         "model": {"version": result.served.version, "sha256": result.served.sha256},
+        "served_by": serving_process(),
         "activations": activations_encode(result) if payload.activations else None,
         "explanation": explanation_encode(result.explanation) if result.explanation else None,
     }

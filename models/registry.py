@@ -54,18 +54,32 @@ class _MovableFile(File):
         return self._path
 
 
-def _staging_path() -> str:
-    """A fresh temporary file under ARTIFACT_ROOT, where artifacts are written first."""
+def _staged(suffix: str, write) -> str:
+    """A finished file under ARTIFACT_ROOT/.staging, written by ``write(path)``."""
     staging = Path(settings.ARTIFACT_ROOT) / ".staging"
     staging.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=staging, suffix=".keras")
+    fd, tmp = tempfile.mkstemp(dir=staging, suffix=suffix)
     os.close(fd)
+    try:
+        write(tmp)
+    except BaseException:
+        os.unlink(tmp)
+        raise
     return tmp
+
+
+def _write_bytes(content: bytes):
+    def write(path: str) -> None:
+        with open(path, "wb") as fh:
+            fh.write(content)
+
+    return write
 
 
 def model_version_register(
     *,
     model,
+    litert: bytes,
     architecture: list[dict],
     metrics: dict,
     params: dict,
@@ -73,18 +87,28 @@ def model_version_register(
     parent: ModelVersion | None = None,
     training_run=None,
 ) -> ModelVersion:
-    """Save ``model`` as an artifact and record it as a candidate version.
+    """Save ``model`` (Keras) and ``litert`` (its LiteRT export, checked
+    against it by training.export: what web processes serve) as artifacts,
+    each with its own sha256, and record them as a candidate version.
 
     ``architecture`` is the layer summary the drawing page shows; training
     passes it in, so the registry needs to know nothing of the network."""
-    tmp = _staging_path()
+    if not litert:
+        raise RegistryError("A version needs its LiteRT export (training.export.litert_for_registration).")
+    tmp = _staged(".keras", model.save)
     try:
-        model.save(tmp)
+        lite_tmp = _staged(".tflite", _write_bytes(litert))
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    try:
         sha = file_sha256(tmp)
+        lite_sha = hashlib.sha256(litert).hexdigest()
         fields = dict(
             parent=parent,
             training_run=training_run,
             sha256=sha,
+            litert_sha256=lite_sha,
             architecture=architecture,
             metrics=metrics,
             mnist_accuracy=metrics.get("mnist_accuracy"),
@@ -92,29 +116,64 @@ def model_version_register(
             params=params,
             data_summary=data_summary,
         )
-        return _version_numbered(tmp, sha, fields)
+        return _version_numbered(
+            {"artifact": (tmp, sha, "keras"), "litert_artifact": (lite_tmp, lite_sha, "tflite")}, fields
+        )
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for path in (tmp, lite_tmp):
+            if os.path.exists(path):
+                os.unlink(path)
 
 
-def _version_numbered(tmp: str, sha: str, fields: dict) -> ModelVersion:
-    """Record the version under the next free number, moving its artifact in."""
+def _version_numbered(files: dict[str, tuple[str, str, str]], fields: dict) -> ModelVersion:
+    """Record the version under the next free number, moving its artifacts in
+    (``files``: field name -> (staged path, sha256, extension))."""
     for _attempt in range(5):
         number = (ModelVersion.objects.aggregate(n=Max("version"))["n"] or 0) + 1
         version = ModelVersion(version=number, **fields)
         try:
             with transaction.atomic():
-                with _MovableFile(tmp) as artifact:
-                    version.artifact.save(f"v{number}-{sha[:12]}.keras", artifact, save=False)
+                for name, (path, sha, ext) in files.items():
+                    with _MovableFile(path) as artifact:
+                        getattr(version, name).save(f"v{number}-{sha[:12]}.{ext}", artifact, save=False)
                 version.save()
-            log.info("Registered model version %s (sha256 %s)", version, sha[:12])
+            log.info(
+                "Registered model version %s (sha256 %s, LiteRT %s)",
+                version,
+                version.sha256[:12],
+                version.litert_sha256[:12],
+            )
             return version
         except IntegrityError:
             # Another process took this number first; try the next one.
-            if version.artifact.name:
-                version.artifact.storage.delete(version.artifact.name)
+            for name in files:
+                field = getattr(version, name)
+                if field.name:
+                    field.storage.delete(field.name)
     raise RegistryError("Could not allocate a version number")
+
+
+def model_version_litert_attach(*, version: ModelVersion, litert: bytes) -> ModelVersion:
+    """Give a version registered before LiteRT its checked export (the
+    export_litert command); a version that has one keeps it."""
+    lite_sha = hashlib.sha256(litert).hexdigest()
+    tmp = _staged(".tflite", _write_bytes(litert))
+    try:
+        with transaction.atomic():
+            target = ModelVersion.objects.select_for_update().get(pk=version.pk)
+            if target.litert_sha256:
+                return target
+            with _MovableFile(tmp) as artifact:
+                target.litert_artifact.save(f"v{target.version}-{lite_sha[:12]}.tflite", artifact, save=False)
+            target.litert_sha256 = lite_sha
+            # A process that refused this version for lacking the artifact may load it now.
+            target.load_error = ""
+            target.save(update_fields=["litert_artifact", "litert_sha256", "load_error"])
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    log.info("Attached the LiteRT export of %s (sha256 %s)", target, lite_sha[:12])
+    return target
 
 
 class _Unchecked(enum.Enum):

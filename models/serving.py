@@ -1,8 +1,10 @@
 """The served model: loaded lazily once per process, swapped without restart.
 
-A process asks the database which version is active at most once every
-MODEL_POLL_SECONDS (never once per request).  When it changes, the new
-version is loaded, verified (sha256) and warmed in a background thread beside
+Web processes serve each version's LiteRT artifact through the interpreter
+(models/inference.py) and never import TensorFlow.  A process asks the
+database which version is active at most once every MODEL_POLL_SECONDS
+(never once per request).  When it changes, the new version is loaded,
+verified (sha256) and warmed in a background thread beside
 the old one, then swapped in with one reference assignment: a request holds
 the ServedModel it started with, so it finishes on that model.  A corrupt or
 missing artifact is refused with a log line and recorded on the version; the
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from .inference import Predictor
+from .inference import ExportFormatError, Predictor, visible_layers
 from .models import ModelVersion
 
 log = logging.getLogger(__name__)
@@ -46,31 +49,32 @@ class ServedModel:
     temperature: float = 1.0  # fitted on the version's validation split (models.calibration)
 
 
-def configure_tensorflow() -> None:
-    """One-sample inference gains nothing from many threads; web processes
-    run several workers on few cores, so keep each one to a small pool."""
-    import tensorflow as tf
-
-    threads = int(os.environ.get("TF_NUM_THREADS", "1"))
+def artifact_read(version: ModelVersion, *, litert: bool = False) -> bytes:
+    """The bytes of a version's Keras (default) or LiteRT artifact, verified
+    against the sha256 the registry recorded."""
+    fieldfile, expected = (
+        (version.litert_artifact, version.litert_sha256) if litert else (version.artifact, version.sha256)
+    )
+    kind = "LiteRT artifact" if litert else "artifact"
+    if not fieldfile.name or not expected:
+        raise ArtifactError(f"{version} has no {kind}: run `python manage.py export_litert`")
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:
-        pass  # already initialised in this process
+        with fieldfile.open("rb") as fh:
+            blob = fh.read()
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"{kind} of {version} cannot be read: {exc}") from exc
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != expected:
+        raise ArtifactError(f"{kind} of {version} has sha256 {digest[:12]}, registry says {expected[:12]}")
+    return blob
 
 
 def read_model(version: ModelVersion):
-    """The Keras model of one version, verified against its sha256."""
+    """The Keras model of one version, verified against its sha256 (training
+    and the export only: web processes never import Keras)."""
     import keras
 
-    try:
-        with version.artifact.open("rb") as fh:
-            blob = fh.read()
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"artifact of {version} cannot be read: {exc}") from exc
-    digest = hashlib.sha256(blob).hexdigest()
-    if digest != version.sha256:
-        raise ArtifactError(f"artifact of {version} has sha256 {digest[:12]}, registry says {version.sha256[:12]}")
+    blob = artifact_read(version)
     with tempfile.NamedTemporaryFile(suffix=".keras") as tmp:
         tmp.write(blob)
         tmp.flush()
@@ -82,9 +86,15 @@ def read_model(version: ModelVersion):
 
 
 def load_version(version: ModelVersion) -> ServedModel:
-    """Read, verify and warm one version's artifact."""
-    predictor = Predictor(read_model(version))
-    predictor.warm_up()
+    """Read, verify and warm one version's LiteRT artifact."""
+    blob = artifact_read(version, litert=True)
+    try:
+        predictor = Predictor(
+            blob, layer_names=visible_layers(version.architecture), threads=settings.INFERENCE_THREADS
+        )
+        predictor.warm_up()
+    except (ExportFormatError, ValueError, RuntimeError) as exc:  # the interpreter refuses a bad flatbuffer
+        raise ArtifactError(f"LiteRT artifact of {version} does not load: {exc}") from exc
     temperature = float((version.metrics or {}).get("temperature") or 1.0)
     return ServedModel(
         version.pk, version.version, version.sha256, version.architecture, predictor, temperature=temperature
@@ -100,8 +110,7 @@ class ModelServer:
         self._lock = threading.Lock()
         self._next_check = 0.0
         self._loading: int | None = None
-        self._failed: dict[int, str] = {}  # version id -> sha256 that failed to load
-        self._tf_ready = False
+        self._failed: dict[int, str] = {}  # version id -> LiteRT sha256 that failed to load
         self._watcher: threading.Thread | None = None
 
     # --- reading -----------------------------------------------------------
@@ -115,10 +124,6 @@ class ModelServer:
         if current is None:
             raise NoModelError("No model version is being served yet.")
         return current
-
-    @property
-    def current(self) -> ServedModel | None:
-        return self._current
 
     # --- refreshing ----------------------------------------------------------
     def watch(self) -> None:
@@ -155,7 +160,7 @@ class ModelServer:
             return
         if active is None or (self._current and self._current.version_id == active.pk):
             return
-        if self._failed.get(active.pk) == active.sha256:
+        if self._failed.get(active.pk) == active.litert_sha256:
             return  # already refused this artifact; do not retry every poll
         if block:
             self._load(active)
@@ -170,12 +175,9 @@ class ModelServer:
         from .registry import model_version_mark_load_error
 
         try:
-            if not self._tf_ready:
-                configure_tensorflow()
-                self._tf_ready = True
             served = load_version(version)
         except ArtifactError as exc:
-            self._failed[version.pk] = version.sha256
+            self._failed[version.pk] = version.litert_sha256
             serving = self._current.version if self._current else None
             log.error("Refusing model %s: %s; still serving %s", version, exc, serving and f"v{serving}")
             try:
@@ -201,6 +203,11 @@ class ModelServer:
                 return served
             time.sleep(0.05)
         raise TimeoutError(f"version id {version_id} not served after {timeout}s")
+
+
+def serving_process() -> dict:
+    """This process, as answers name it: host and pid (a fork has its own)."""
+    return {"host": socket.gethostname(), "pid": os.getpid()}
 
 
 _server: ModelServer | None = None

@@ -19,6 +19,7 @@ from models.models import ModelVersion
 from models.registry import model_version_activate, model_version_register, model_version_reject
 from models.selectors import active_model_version_get
 
+from .export import ExportRefused, LiteRTArtifact, litert_for_registration
 from .fitting import EpochCallback
 from .locks import single_flight
 from .models import TrainingRun
@@ -152,12 +153,20 @@ def _progress_of(run_id: int, also: EpochCallback | None = None) -> EpochCallbac
     return progress
 
 
-def _version_register(*, run: TrainingRun, model, parent: ModelVersion | None = None, **fields) -> ModelVersion:
-    """Register what ``run`` trained, with the layer summary the page shows."""
-    from .network import architecture_summary
-
-    architecture = architecture_summary(model)
-    return model_version_register(model=model, architecture=architecture, parent=parent, training_run=run, **fields)
+def _version_register(
+    *, run: TrainingRun, model, litert: LiteRTArtifact, metrics: dict, parent: ModelVersion | None = None, **fields
+) -> ModelVersion:
+    """Register what ``run`` trained, with its checked LiteRT export (what web
+    processes serve) and the layer summary the page shows."""
+    return model_version_register(
+        model=model,
+        litert=litert.content,
+        architecture=litert.architecture,
+        metrics={**metrics, "litert": litert.as_dict()},
+        parent=parent,
+        training_run=run,
+        **fields,
+    )
 
 
 # --- a baseline ---------------------------------------------------------------
@@ -189,7 +198,10 @@ def baseline_train(
     try:
         model, metrics, summary = train_baseline(data, config, on_epoch=_progress_of(run.pk, on_epoch), verbose=verbose)
         params = version_params(config, kind="baseline", method="baseline (from scratch)")
-        version = _version_register(run=run, model=model, metrics=metrics, params=params, data_summary=summary)
+        litert = litert_for_registration(model, images=data.x_test)  # refused: nothing is registered
+        version = _version_register(
+            run=run, model=model, litert=litert, metrics=metrics, params=params, data_summary=summary
+        )
         training_run_finish(run_id=run.pk, status=TrainingRun.Status.SUCCEEDED, result=version, data_summary=summary)
         if activate_if_none:
             by = f"training run {run.pk}"
@@ -220,6 +232,9 @@ def fine_tune_run_execute(*, run_id: int) -> TrainingRun | None:
             return None
         try:
             _fine_tune(TrainingRun.objects.get(pk=run_id))
+        except ExportRefused as exc:  # nothing registered; the reason is the whole story
+            log.error("Fine-tuning run %s: %s", run_id, exc)
+            training_run_fail(run_id=run_id, error=str(exc))
         except Exception:
             log.exception("Fine-tuning run %s failed", run_id)
             training_run_fail(run_id=run_id, error=traceback.format_exc())
@@ -227,6 +242,7 @@ def fine_tune_run_execute(*, run_id: int) -> TrainingRun | None:
 
 
 def _fine_tune(run: TrainingRun) -> None:
+    from .datasets import load_mnist
     from .fine_tune import FineTuneConfig
     from .pipeline import fine_tune_candidate
 
@@ -253,16 +269,20 @@ def _fine_tune(run: TrainingRun) -> None:
         lineage_best_validation=lineage_best_validation_accuracy(version=parent),
     )
     candidate.data_summary["collected_until"] = data_until.isoformat()
-    _fine_tune_outcome_record(run, parent, candidate, data_until)
+    # Before the registering transaction (seconds of work): the export, checked
+    # on the MNIST test images the gate measured on.
+    litert = litert_for_registration(candidate.model, images=load_mnist().x_test[: config.test_limit or None])
+    _fine_tune_outcome_record(run, parent, candidate, litert, data_until)
 
 
-def _fine_tune_outcome_record(run: TrainingRun, parent: ModelVersion, candidate, data_until) -> None:
+def _fine_tune_outcome_record(run: TrainingRun, parent: ModelVersion, candidate, litert, data_until) -> None:
     """Register the candidate, promote or reject it as the gate said, and
     finish the run, all in one transaction."""
     with transaction.atomic():
         version = _version_register(
             run=run,
             model=candidate.model,
+            litert=litert,
             metrics=candidate.metrics,
             params=candidate.params,
             data_summary=candidate.data_summary,

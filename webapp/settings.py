@@ -233,6 +233,9 @@ if any(d not in range(10) for d in FOCUS_DIGITS):
     raise ImproperlyConfigured("FOCUS_DIGITS must be digits 0-9")
 # How often a web process looks for a newly activated model version (seconds).
 MODEL_POLL_SECONDS = env.float("MODEL_POLL_SECONDS", default=0.5)
+# Threads of each LiteRT interpreter (one interpreter per web thread): one
+# sample gains nothing from more, and a host runs several workers.
+INFERENCE_THREADS = env.int("INFERENCE_THREADS", default=1)
 TRAIN_INCLUDE_PENDING = env.bool("TRAIN_INCLUDE_PENDING", default=False)
 # The drawing API refuses a request body over this size (413) and an image
 # with more pixels than this, checked before its pixels are decoded.

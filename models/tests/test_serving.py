@@ -54,7 +54,7 @@ def test_a_corrupt_artifact_is_refused_and_the_old_model_keeps_serving(
 ):
     assert server.get().version == 1
     v2 = register_version()
-    path = v2.artifact.path
+    path = v2.litert_artifact.path  # what web processes serve
     with open(path, "r+b") as fh:
         fh.seek(100)
         fh.write(b"garbage")
@@ -70,7 +70,7 @@ def test_a_corrupt_artifact_is_refused_and_the_old_model_keeps_serving(
 @pytest.mark.django_db
 def test_a_missing_artifact_is_refused(register_version):
     version = register_version()
-    version.artifact.storage.delete(version.artifact.name)
+    version.litert_artifact.storage.delete(version.litert_artifact.name)
     with pytest.raises(ArtifactError, match="cannot be read"):
         load_version(ModelVersion.objects.get(pk=version.pk))
 
@@ -79,7 +79,7 @@ def test_a_missing_artifact_is_refused(register_version):
 def test_the_admin_says_when_an_artifact_was_refused(active_version, register_version, server, admin_client):
     assert server.get().version == 1
     v2 = register_version()
-    v2.artifact.storage.delete(v2.artifact.name)  # deleted from the shared storage
+    v2.litert_artifact.storage.delete(v2.litert_artifact.name)  # deleted from the shared storage
     model_version_activate(version=v2, by="test")
     server._refresh(block=True)
     assert server.get().version == 1  # still the last good model
@@ -87,3 +87,22 @@ def test_the_admin_says_when_an_artifact_was_refused(active_version, register_ve
     assert "cannot be read" in page
     listing = admin_client.get("/admin/models/modelversion/").content.decode()
     assert "icon-yes.svg" in listing  # the "load error" column is set for v2
+
+
+@pytest.mark.django_db
+def test_a_version_registered_before_litert_is_refused_with_the_command_that_fixes_it(register_version):
+    version = register_version()
+    ModelVersion.objects.filter(pk=version.pk).update(litert_artifact="", litert_sha256="")
+    with pytest.raises(ArtifactError, match="export_litert"):
+        load_version(ModelVersion.objects.get(pk=version.pk))
+
+
+@pytest.mark.django_db
+def test_the_batch_path_gives_the_one_sample_probabilities(active_version, server, mnist):
+    predictor = server.get().predictor
+    images = mnist.x_test[:40]  # more than one chunk of the batch interpreter
+    batch = predictor.predict_batch(images)
+    assert batch.shape == (40, 10) and batch.dtype == np.float32
+    one_by_one = np.stack([predictor.predict(x).probabilities for x in images])
+    assert np.allclose(batch, one_by_one, atol=1e-5)
+    assert (batch.argmax(axis=1) == mnist.y_test[:40]).mean() >= 0.8

@@ -93,7 +93,9 @@ def test_the_served_model_and_the_drawings_live_in_the_bucket(bucket, register_v
         return client.post(path, data=body, content_type="application/json")
 
     version = model_version_activate(version=register_version(), by="test")
-    assert _keys(bucket) == [f"artifacts/{version.artifact.name}"]
+    assert sorted(_keys(bucket)) == sorted(
+        [f"artifacts/{version.artifact.name}", f"artifacts/{version.litert_artifact.name}"]
+    )
 
     # The served model is read back from the bucket (and its sha256 verified).
     predicted = post_json("/api/digits/predict", {"image": seven_url})
