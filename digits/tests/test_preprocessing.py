@@ -172,3 +172,20 @@ def test_stored_pixels_decode_to_the_array_that_was_stored():
     assert np.array_equal(pixels_decode(memoryview(x.tobytes())), x)
     with pytest.raises(ValueError):
         pixels_decode(x.tobytes()[:-1])
+
+
+@pytest.mark.parametrize("paper", ["transparent", "opaque RGBA", "grayscale", "ink on the edge"])
+def test_the_fast_canvas_path_gives_exactly_what_pillow_alone_gives(paper):
+    from digits.preprocessing import _darkness, ink_to_mnist
+
+    image = Image.open(io.BytesIO(seven_png(transparent=paper == "transparent")))
+    if paper == "opaque RGBA":
+        image = image.convert("RGBA")
+    elif paper == "grayscale":
+        image = image.convert("L")
+    elif paper == "ink on the edge":
+        image = image.convert("RGBA")
+        ImageDraw.Draw(image).line([(0, 10), (120, 10)], fill="black", width=8)
+    data = png_bytes(image)
+    whole = ink_to_mnist(_darkness(Image.open(io.BytesIO(data))))  # Pillow's decoder, the whole image
+    assert np.array_equal(drawing_to_mnist(data), whole)
