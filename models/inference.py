@@ -27,7 +27,7 @@ VISIBLE_LAYER_TYPES = ("Conv2D", "MaxPooling2D", "Dense")
 SIGNATURE = "serving_default"
 INPUT_NAME = "image"
 PROBABILITIES = "output"  # the name of the last layer, and of its signature output
-BATCH_CHUNK = 32  # predict_batch runs this many images per invoke (bounded memory)
+BATCH_CHUNK = 16  # predict_batch runs this many images per invoke: bounded memory, little padding
 
 
 class ExportFormatError(ValueError):
