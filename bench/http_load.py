@@ -92,21 +92,22 @@ def local_baseline_path() -> Path | None:
     return Path(path) if path else None
 
 
-def prepare_database(env: dict, artifact: Path | None) -> None:
-    """A fresh bench database holding one model as v1 (active) and v2 (candidate)."""
+def prepare_database(env: dict, artifact: Path) -> None:
+    """A fresh bench database holding one model as v1 (active) and v2 (candidate);
+    ``artifact`` is trained (small) and saved there when it does not exist."""
     subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "digitlab_bench"], check=True)
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", "digitlab_bench"], check=True)
     subprocess.run(["redis-cli", "-n", "12", "flushdb"], check=True, capture_output=True)
     manage(env, "migrate", "-v0")
     manage(env, "collectstatic", "--noinput", "-v0")
-    if artifact:
+    if artifact.exists():
         load = f"m = keras.models.load_model({str(artifact)!r}, compile=False); "
     else:
         print("no model in var/: training a small CNN of the served architecture ...", flush=True)
         load = (
             "from training.train import TrainConfig, train_baseline; "
             "c = TrainConfig(epochs=1, train_limit=3000, test_limit=1000, learning_rate=3e-3, batch_size=64); "
-            "m = train_baseline(load_mnist(), c, verbose=0)[0]; "
+            f"m = train_baseline(load_mnist(), c, verbose=0)[0]; m.save({str(artifact)!r}); "
         )
     code = (
         "import keras; from models.registry import model_version_register as r, model_version_activate as a; "
@@ -241,7 +242,7 @@ def swap_under_load(env, url, lua, body: bytes, tokens: list[str], duration: int
     """Activate v2 while wrk runs at concurrency 8; probes record (time,
     status, version, pid) of every answer they get."""
     results: dict = {}
-    load = threading.Thread(target=lambda: results.update(wrk(url, lua, 8, duration)))
+    load = threading.Thread(target=lambda: results.update(wrk(url, lua, 8, duration + 20)))
     load.start()
     time.sleep(duration / 3)
     seen: list[tuple[float, int, int, int]] = []
@@ -262,11 +263,17 @@ def swap_under_load(env, url, lua, body: bytes, tokens: list[str], duration: int
         t.start()
     time.sleep(0.5)
     committed_at = activate_v2(env)
-    time.sleep(3)
+    deadline = time.time() + 20
+    while time.time() < deadline:  # until each worker answered with v2 (and a second more), or 20 s
+        time.sleep(0.5)
+        pids = {pid for t, st, _, pid in seen if st == 200}
+        new = {pid for t, st, v, pid in seen if st == 200 and v == 2}
+        if new and new >= pids and time.time() - committed_at > 2:
+            break
     stop.set()
     for t in probers:
         t.join()
-    load.join()
+    load.join()  # wrk runs on past the swap: its errors count
     first_new: dict[int, float] = {}
     last_old: dict[int, float] = defaultdict(float)
     for t, status, version, pid in seen:
@@ -352,7 +359,8 @@ def main() -> None:
     runs = []
     baseline = None
     try:
-        prepare_database(env, local_baseline_path())
+        artifact = local_baseline_path() or var_dir / "bench-model.keras"
+        prepare_database(env, artifact)
         if args.baseline_ref:
             baseline = baseline_tree(args.baseline_ref)
             runs.append(
@@ -361,7 +369,7 @@ def main() -> None:
                     serve_and_measure(f"old path ({args.baseline_ref})", baseline, env, args, tokens, body, var_dir),
                 )
             )
-            prepare_database(env, local_baseline_path())  # v1 active again, a fresh cache
+            prepare_database(env, artifact)  # v1 active again, a fresh cache
         runs.append(("new", serve_and_measure("LiteRT (this tree)", ROOT, env, args, tokens, body, var_dir)))
     finally:
         if baseline:
