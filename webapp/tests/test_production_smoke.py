@@ -307,3 +307,53 @@ def _answers(url: str) -> bool:
         return requests.get(url, timeout=2).status_code == 200
     except requests.RequestException:
         return False
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None or shutil.which("openssl") is None, reason="nginx and openssl")
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # a self-signed certificate
+def test_the_tls_proxy_config_is_valid_and_redirects_plain_http(tmp_path):
+    """deploy/nginx-tls.conf with a self-signed certificate: nginx accepts it,
+    answers TLS, and sends plain HTTP to HTTPS."""
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={HOST}"]
+        + ["-keyout", str(certs / "privkey.pem"), "-out", str(certs / "fullchain.pem")],
+        check=True,
+        capture_output=True,
+    )
+    http_port, https_port = free_port(), free_port()
+    site = (ROOT / "deploy" / "nginx-tls.conf").read_text()
+    site = (
+        site.replace("server web:8000;", "server 127.0.0.1:9;")  # nothing listens: upstream answers 502
+        .replace("listen 80;", f"listen {http_port};")
+        .replace("listen 443 ssl;", f"listen {https_port} ssl;")
+        .replace("/etc/nginx/certs", str(certs))
+    )
+    (tmp_path / "site.conf").write_text(site)
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/nginx-error.log;\n"
+        "events {}\n"
+        f"http {{ access_log off; client_body_temp_path {tmp_path}; proxy_temp_path {tmp_path};\n"
+        f"  include {tmp_path}/site.conf; }}\n"
+    )
+    conf = ["-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")]
+    checked = subprocess.run(["nginx", "-t", *conf], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    nginx = subprocess.Popen(["nginx", *conf, "-g", "daemon off;"])
+    try:
+        wait_until(lambda: _status(f"https://127.0.0.1:{https_port}/") == 502, timeout=30, interval=0.2)
+        redirect = requests.get(
+            f"http://127.0.0.1:{http_port}/review/?x=1", headers={"Host": HOST}, allow_redirects=False, timeout=5
+        )
+        assert redirect.status_code == 301 and redirect.headers["Location"] == f"https://{HOST}/review/?x=1"
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=30)
+
+
+def _status(url: str) -> int | None:
+    try:
+        return requests.get(url, timeout=2, verify=False).status_code
+    except requests.RequestException:
+        return None
