@@ -13,7 +13,7 @@ from webapp.staff import staff_allowed
 
 from .export import samples_export_npz_bytes
 from .models import Sample, SampleReview
-from .selectors import AGREES, DISAGREES
+from .selectors import AGREES, DISAGREES, sample_histories_get
 from .services import ReviewError, client_samples_forget, samples_delete, samples_review_bulk
 from .thumbnails import pixels_data_url
 
@@ -117,7 +117,7 @@ class SampleAdmin(admin.ModelAdmin):
     inlines = [SampleReviewInline]
     fieldsets = [
         (None, {"fields": ("drawing_large", "input_large", "probabilities_table")}),
-        ("Labels", {"fields": ("label", "label_source", "predicted", "confidence", "model_version")}),
+        ("Labels", {"fields": ("label", "label_source", "predicted", "confidence", "model_version", "history")}),
         ("Review", {"fields": ("status", "reviewed_by", "reviewed_at")}),
         ("Origin", {"fields": ("client_id", "created_at", "image_file", "image_sha256")}),
     ]
@@ -182,6 +182,14 @@ class SampleAdmin(admin.ModelAdmin):
     def image_file(self, obj):
         # Drawings are not public media: link to the staff-only view of the file.
         return format_html('<a href="{}">{}</a>', reverse("review:sample_drawing", args=[obj.id]), obj.image.name)
+
+    @admin.display(description="read by later versions")
+    def history(self, obj):
+        """How each version registered since read this drawing (stored by the worker)."""
+        readings = sample_histories_get(sample_ids=[obj.id]).get(obj.id, [])
+        if not readings:
+            return "– (read by versions registered after it was stored, when it is held out or recent)"
+        return " → ".join(f"v{r.version}: {r.predicted} ({r.confidence:.0%})" for r in readings)
 
     @admin.display(description="probabilities")
     def probabilities_table(self, obj):

@@ -15,7 +15,9 @@ from ninja import Field, Router, Schema
 from ninja.decorators import decorate_view
 from ninja.security import APIKeyCookie
 
-from models.serving import NoModelError, serving_process
+from models.models import ModelVersion
+from models.selectors import model_version_get
+from models.serving import ArtifactError, NoModelError, serving_process
 from webapp.ratelimits import rate_limited
 
 from .collect import (
@@ -89,6 +91,9 @@ class PredictIn(Schema):
     explanation: bool = Field(
         False, description="Also return why: one occlusion map per digit over the 28x28 input (about 5-15 ms more)"
     )
+    version: int | None = Field(
+        None, description="Staff only: answer with this registered version (any status) instead of the served one"
+    )
 
 
 class ModelRef(Schema):
@@ -146,7 +151,7 @@ class PredictOut(Schema):
 @router.post(
     "/predict",
     auth=csrf_protected,
-    response={200: PredictOut, 503: ErrorOut, **ERRORS},
+    response={200: PredictOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 503: ErrorOut, **ERRORS},
     summary="Recognise a drawing, optionally with what every layer saw",
 )
 @decorate_view(
@@ -154,12 +159,18 @@ class PredictOut(Schema):
     body_limited,
 )
 def predict(request, payload: PredictIn):
+    version, refused = _version_asked(request, payload.version)
+    if refused:
+        return refused
     try:
+        image = data_url_decode(payload.image)
         result = drawing_predict(
-            image=data_url_decode(payload.image), activations=payload.activations, explanation=payload.explanation
+            image=image, activations=payload.activations, explanation=payload.explanation, version=version
         )
     except (DrawingError, NoModelError) as exc:
         return _error(exc)
+    except ArtifactError as exc:
+        return 409, {"detail": f"{version} cannot be loaded here: {exc}", "code": "artifact"}
     return 200, {
         "digit": result.prediction.digit,
         "confidence": result.prediction.confidence,
@@ -173,6 +184,18 @@ def predict(request, payload: PredictIn):
         "activations": activations_encode(result) if payload.activations else None,
         "explanation": explanation_encode(result.explanation) if result.explanation else None,
     }
+
+
+def _version_asked(request, number: int | None) -> tuple[ModelVersion | None, tuple | None]:
+    """The version staff asked to compare with, or the refusal to send."""
+    if number is None:
+        return None, None
+    if not request.user.is_staff:
+        return None, (403, {"detail": "Only staff may choose a model version.", "code": "forbidden"})
+    version = model_version_get(number=number)
+    if version is None:
+        return None, (404, {"detail": f"There is no model version {number}.", "code": "no_version"})
+    return version, None
 
 
 # --- samples ------------------------------------------------------------------

@@ -148,3 +148,24 @@ class SampleDayTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.status}: {self.n}"
+
+
+class SampleReading(models.Model):
+    """How one model version read one stored drawing: a drawing's history
+    across versions.  Computed in the worker when a version is registered,
+    for the held-out drawings and the recent ones (training.readings), and
+    stored, so no page runs a model to show it."""
+
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="readings")
+    version = models.ForeignKey("models.ModelVersion", on_delete=models.CASCADE, related_name="+")
+    predicted = models.PositiveSmallIntegerField()
+    confidence = models.FloatField()
+    held_out = models.BooleanField(default=False)  # never trained on: fair for comparing versions
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sample", "version"], name="one_reading_per_sample_and_version")]
+        indexes = [models.Index(fields=["version", "held_out"], name="reading_version_held_out")]
+
+    def __str__(self) -> str:
+        return f"sample {self.sample_id} read by {self.version_id} as {self.predicted}"

@@ -19,7 +19,8 @@ from django.conf import settings
 from models.calibration import UNSURE_BELOW, calibrate
 from models.explanation import PATCH, Explanation, explain
 from models.inference import Prediction
-from models.serving import ServedModel, model_server
+from models.models import ModelVersion
+from models.serving import ServedModel, model_server, version_served_get
 from webapp.metrics import record_prediction
 
 from .preprocessing import drawing_to_mnist
@@ -43,16 +44,20 @@ class DrawingPrediction:
         return bool(self.calibrated.max() < UNSURE_BELOW)
 
 
-def drawing_predict(*, image: bytes, activations: bool = False, explanation: bool = False) -> DrawingPrediction:
+def drawing_predict(
+    *, image: bytes, activations: bool = False, explanation: bool = False, version: ModelVersion | None = None
+) -> DrawingPrediction:
     """Preprocess a PNG or JPEG drawing and ask the served model about it,
     optionally with every layer's output and why it chose its digit.
 
     Raises preprocessing's DrawingError for a drawing that cannot be used and
     models.serving.NoModelError when no version is served."""
     pixels = drawing_to_mnist(image, max_pixels=settings.DIGITS_MAX_PIXELS)
-    served = model_server().get()  # one version answers everything below
+    # One version answers everything below: the served one, or the one staff picked.
+    served = version_served_get(version=version) if version else model_server().get()
     prediction = served.predictor.predict(pixels, activations=activations)
-    record_prediction(version=served.version, digit=prediction.digit)
+    if version is None:  # a staff comparison is not served traffic
+        record_prediction(version=served.version, digit=prediction.digit)
     why = explain(pixels, served.predictor.predict_batch) if explanation else None
     return DrawingPrediction(pixels, prediction, served, why)
 

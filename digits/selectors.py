@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
-from .models import Sample, SampleDayTally, SampleTally
+from .models import Sample, SampleDayTally, SampleReading, SampleTally
 from .preprocessing import pixels_decode_many
 
 # "The prediction disagrees with the label" is defined once, as the stored
@@ -384,3 +384,57 @@ def training_samples_get() -> tuple[np.ndarray, np.ndarray]:
     """``trainable_samples()`` as ``x`` uint8 (N, 28, 28) and ``y`` uint8 (N,)."""
     x, y, _ = samples_arrays(trainable_samples())
     return x, y
+
+
+# --- readings: a drawing's history, versions against each other ----------------
+
+
+@dataclass(frozen=True)
+class Reading:
+    version: int  # the version's number (v3)
+    predicted: int
+    confidence: float
+
+
+def sample_histories_get(*, sample_ids: Iterable[int]) -> dict[int, list[Reading]]:
+    """How each stored version read each of these drawings, oldest version first."""
+    histories: dict[int, list[Reading]] = {}
+    rows = (
+        SampleReading.objects.filter(sample_id__in=list(sample_ids))
+        .order_by("sample_id", "version__version")
+        .values_list("sample_id", "version__version", "predicted", "confidence")
+    )
+    for sample_id, version, predicted, confidence in rows:
+        histories.setdefault(sample_id, []).append(Reading(version, predicted, confidence))
+    return histories
+
+
+def sample_ids_read_by(*, version_id: int) -> set[int]:
+    return set(SampleReading.objects.filter(version_id=version_id).values_list("sample_id", flat=True))
+
+
+def _judged_readings(version_id: int) -> QuerySet[SampleReading]:
+    """Readings of held-out drawings whose label a reviewer approved."""
+    return SampleReading.objects.filter(version_id=version_id, held_out=True, sample__status=Sample.Status.APPROVED)
+
+
+def version_scoreboard_get(*, version_ids: Iterable[int]) -> dict[int, list[tuple[int, int]]]:
+    """For each version, (right, drawings) per digit on the approved held-out drawings it read."""
+    board = {vid: [(0, 0)] * 10 for vid in version_ids}
+    rows = (
+        SampleReading.objects.filter(version_id__in=list(board), held_out=True, sample__status=Sample.Status.APPROVED)
+        .order_by()
+        .values("version_id", "sample__label")
+        .annotate(drawings=Count("id"), right=Count("id", filter=Q(predicted=F("sample__label"))))
+    )
+    for row in rows:
+        board[row["version_id"]][row["sample__label"]] = (row["right"], row["drawings"])
+    return board
+
+
+def samples_right_for_one_version_only(*, right_id: int, wrong_id: int, limit: int = 48) -> list[Sample]:
+    """Approved held-out drawings that version ``right_id`` reads right and
+    version ``wrong_id`` reads wrong, newest first."""
+    right = _judged_readings(right_id).filter(predicted=F("sample__label")).values("sample_id")
+    wrong = _judged_readings(wrong_id).exclude(predicted=F("sample__label")).values("sample_id")
+    return list(Sample.objects.filter(id__in=right).filter(id__in=wrong).order_by("-id")[:limit])

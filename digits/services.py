@@ -11,6 +11,7 @@ import hashlib
 import logging
 from datetime import timedelta
 
+import numpy as np
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
@@ -18,10 +19,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from models.models import ModelVersion
 from models.serving import NoModelError, model_server
 from webapp.metrics import record_prediction
 
-from .models import Sample, SampleReview
+from .models import Sample, SampleReading, SampleReview
 from .preprocessing import drawing_to_mnist
 from .tallies import Deltas, tallies_apply, tallies_of
 
@@ -315,3 +317,25 @@ def _files_delete(storage, names: list[str]) -> None:
             storage.delete(name)
         except OSError as exc:
             log.warning("Could not delete %s: %s", name, exc)
+
+
+# --- readings: how each version read a drawing ---------------------------------
+
+
+def sample_readings_store(
+    *, version: ModelVersion, sample_ids: list[int], probabilities: np.ndarray, held_out: set[int]
+) -> int:
+    """Store how ``version`` read each drawing (its top digit and probability);
+    a reading already stored stays (a retried task changes nothing)."""
+    probabilities = np.asarray(probabilities)
+    readings = [
+        SampleReading(
+            sample_id=sample_id,
+            version=version,
+            predicted=int(np.argmax(p)),
+            confidence=float(np.max(p)),
+            held_out=sample_id in held_out,
+        )
+        for sample_id, p in zip(sample_ids, probabilities, strict=True)
+    ]
+    return len(SampleReading.objects.bulk_create(readings, ignore_conflicts=True, batch_size=1000))

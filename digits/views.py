@@ -4,6 +4,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
+from models.selectors import model_version_list
+
 from .collect import client_id_forget, client_id_peek, client_sample_count
 from .services import client_samples_forget
 
@@ -14,6 +16,8 @@ def draw(request):
     context = {
         "count": client_sample_count(client_id=client_id_peek(request)),
         "focus_digits": settings.FOCUS_DIGITS,
+        # Staff may see the drawing through any registered version beside the served one.
+        "versions": list(model_version_list()) if request.user.is_staff else [],
     }
     return render(request, "digits/draw.html", context)
 

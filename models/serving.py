@@ -222,3 +222,26 @@ def model_server() -> ModelServer:
             if _server is None:
                 _server = ModelServer()
     return _server
+
+
+# --- any version, for staff comparing versions ---------------------------------
+
+COMPARED_KEPT = 2  # versions other than the served one kept loaded per process
+_compared: dict[tuple[int, str], ServedModel] = {}
+_compared_lock = threading.Lock()
+
+
+def version_served_get(*, version: ModelVersion) -> ServedModel:
+    """Any registered version (active, candidate, retired or refused), loaded
+    on demand so staff can see a drawing through it beside the served one;
+    the last COMPARED_KEPT asked for stay loaded.  Raises ArtifactError for an
+    artifact that cannot be read or verified."""
+    key = (version.pk, version.sha256)
+    served = _compared.get(key)
+    if served is None:
+        served = load_version(version)
+        with _compared_lock:
+            _compared[key] = served
+            while len(_compared) > COMPARED_KEPT:
+                _compared.pop(next(iter(_compared)))
+    return served

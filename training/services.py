@@ -157,8 +157,11 @@ def _version_register(
     *, run: TrainingRun, model, litert: LiteRTArtifact, metrics: dict, parent: ModelVersion | None = None, **fields
 ) -> ModelVersion:
     """Register what ``run`` trained, with its checked LiteRT export (what web
-    processes serve) and the layer summary the page shows."""
-    return model_version_register(
+    processes serve) and the layer summary the page shows; once it commits,
+    a worker reads the held-out and recent drawings with it (training.readings)."""
+    from .readings import version_readings_request
+
+    version = model_version_register(
         model=model,
         litert=litert.content,
         architecture=litert.architecture,
@@ -167,6 +170,8 @@ def _version_register(
         training_run=run,
         **fields,
     )
+    version_readings_request(version_id=version.pk)
+    return version
 
 
 # --- a baseline ---------------------------------------------------------------

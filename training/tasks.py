@@ -15,6 +15,7 @@ from celery.signals import worker_ready
 from django.conf import settings
 
 from .models import TrainingRun
+from .readings import READINGS_TASK
 from .services import (
     FINE_TUNE_TASK,
     LockBusy,
@@ -65,3 +66,11 @@ def _reap_on_worker_start(sender=None, **kwargs) -> None:
     """A worker that starts after one was killed marks the orphaned run failed
     (through the broker, so the parent process touches no database)."""
     reap_runs.delay()
+
+
+@shared_task(name=READINGS_TASK, ignore_result=True, acks_late=True)
+def version_readings(version_id: int) -> int:
+    """How a newly registered version reads the held-out and recent drawings."""
+    from .readings import version_readings_compute
+
+    return version_readings_compute(version_id=version_id)

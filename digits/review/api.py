@@ -12,12 +12,18 @@ from django.urls import reverse
 from ninja import Field, Query, Router, Schema
 
 from digits.models import Sample
-from digits.selectors import review_queue, review_queue_counts, review_sample_get
+from digits.selectors import review_queue, review_queue_counts, review_sample_get, sample_histories_get
 from digits.services import NothingToUndo, ReviewError, SampleAlreadyReviewed, review_undo, sample_decide
 from digits.thumbnails import pixels_data_url
 from webapp.staff import StaffAuth
 
 router = Router(tags=["review"], auth=StaffAuth("digits.review_sample"))
+
+
+class ReadingOut(Schema):
+    version: int
+    predicted: int
+    confidence: float
 
 
 class SampleOut(Schema):
@@ -34,6 +40,7 @@ class SampleOut(Schema):
     status: str
     disagrees: bool
     margin: float | None = Field(description="Top probability minus the second: small when the model hesitated")
+    history: list[ReadingOut] = Field(description="How each version registered since read it, oldest first")
 
 
 class CountsOut(Schema):
@@ -71,9 +78,12 @@ class ErrorOut(Schema):
     detail: str
 
 
-def _sample_out(sample: Sample) -> dict:
+def _sample_out(sample: Sample, history: list | None = None) -> dict:
     """``sample`` as a selector of the review queue reads it (with ``disagrees``)."""
+    if history is None:
+        history = sample_histories_get(sample_ids=[sample.id]).get(sample.id, [])
     return {
+        "history": [vars(reading) for reading in history],
         **{f: getattr(sample, f) for f in ("id", "label", "label_source", "predicted", "confidence", "status")},
         "drawing_url": reverse("review:sample_drawing", args=[sample.id]),
         "input_url": pixels_data_url(sample.pixels),
@@ -103,7 +113,9 @@ def queue(request, params: Query[QueueIn]):
         limit=params.limit,
     )
     last = samples[-1].id if len(samples) == params.limit else None
-    return {"counts": _counts(), "samples": [_sample_out(s) for s in samples], "next": last}
+    histories = sample_histories_get(sample_ids=[s.id for s in samples])
+    out = [_sample_out(s, histories.get(s.id, [])) for s in samples]
+    return {"counts": _counts(), "samples": out, "next": last}
 
 
 @router.post(

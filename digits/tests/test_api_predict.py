@@ -145,3 +145,19 @@ def test_confidence_comes_calibrated_with_the_versions_temperature(post_json, re
     assert abs(sum(calibrated) - 1) < 1e-6 and int(np.argmax(calibrated)) == 7
     assert body["calibrated_confidence"] == max(calibrated) < body["confidence"]
     assert body["unsure"] is True
+
+
+def test_staff_may_ask_any_registered_version_and_nobody_else_may(
+    post_json, client, active_version, register_version, seven_url, django_user_model
+):
+    candidate = register_version(parent=active_version)
+    body = {"image": seven_url, "explanation": True, "version": candidate.version}
+    refused = post_json(URL, body)
+    assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
+    client.force_login(django_user_model.objects.create_user("stan", password="x", is_staff=True))
+    answer = post_json(URL, body).json()
+    assert answer["model"] == {"version": candidate.version, "sha256": candidate.sha256}
+    assert answer["digit"] == 7 and len(answer["explanation"]["maps"]) == 10
+    assert post_json(URL, {**body, "version": 99}).status_code == 404
+    served = post_json(URL, {"image": seven_url}).json()["model"]
+    assert served["version"] == active_version.version  # without a version: the served one, as for anyone

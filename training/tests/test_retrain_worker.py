@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from digits.models import SampleReading
 from models.models import ModelActivation, ModelVersion
 from training.locks import single_flight
 from training.models import TrainingRun
@@ -100,6 +101,13 @@ def test_a_candidate_that_forgets_mnist_fails_the_gate_and_is_rejected_with_the_
     assert f"{candidate} rejected by the gate. Gate failed" in run.message
     served_version.refresh_from_db()
     assert served_version.status == ModelVersion.Status.ACTIVE
+
+    # Once the version committed, the worker read every drawing (all 100 are
+    # recent) with it and with its parent, and stored what each said.
+    read = lambda version: SampleReading.objects.filter(version=version).count()  # noqa: E731
+    wait_until(lambda: read(candidate) == 100 and read(served_version) == 100, timeout=120, message="no readings")
+    held_out = SampleReading.objects.filter(version=candidate, held_out=True).count()
+    assert 0 < held_out < 100
 
 
 def test_the_threshold_check_starts_a_run_once_enough_drawings_are_approved(

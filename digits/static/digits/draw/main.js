@@ -5,6 +5,7 @@
 import { detailText, getJSON, postJSON } from "../api.js";
 import { layerCaptions, renderArchitecture } from "./architecture.js";
 import { nextPrompt, showPrompt } from "./collect.js";
+import { Compare } from "./compare.js";
 import { Explanation } from "./explanation.js";
 import { Layers } from "./layers.js";
 import { Pad } from "./pad.js";
@@ -49,6 +50,11 @@ const layers = new Layers({
   inspectCanvas: $("inspect"),
   inspectLabel: $("inspect-label"),
 });
+
+// Staff only: the drawing through another registered version, side by side.
+const compare = $("compare")
+  ? new Compare({ root: $("compare"), predictUrl: urls.predictUrl, onChange: () => state.last && predictSoon(0) })
+  : null;
 
 $("undo").addEventListener("click", () => {
   pad.undo();
@@ -140,6 +146,7 @@ function showBlank() {
   renderVerdict(null);
   renderBars(bars, null);
   why.clear();
+  compare?.clear();
   $("labelling").hidden = true;
   $("unsure").hidden = true;
   $("collect-save").hidden = true;
@@ -152,8 +159,10 @@ function showPrediction(data, image, revision) {
   renderVerdict(data);
   renderBars(bars, shownProbabilities(data));
   renderInput($("input28"), data.input);
-  if (data.explanation) why.set(data);
-  else why.stale(); // the map is of an earlier stroke; a new one comes when it ends
+  if (data.explanation) {
+    why.set(data);
+    compare?.show(data, image);
+  } else why.stale(); // the map is of an earlier stroke; a new one comes when it ends
   layers.render(data.activations || []);
   if (data.model.version !== state.modelVersion) loadModel();
   setStatus("Keep drawing, or tell the model whether it is right.");

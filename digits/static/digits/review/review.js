@@ -137,6 +137,11 @@ function start() {
     $("disagrees").hidden = !s.disagrees;
     box.classList.toggle("disagreeing", s.disagrees);
     $("sample-id").textContent = s.id;
+    // A drawing's history: how each later version read it ("v1: 7 (99%) → v3: 9 (97%)").
+    $("history").hidden = !s.history.length;
+    $("history").textContent = s.history.length
+      ? "Read by " + s.history.map((r) => `v${r.version}: ${r.predicted} (${Math.round(r.confidence * 100)}%)`).join(" → ")
+      : "";
     $("model-version").textContent = s.model_version == null ? "–" : `v${s.model_version}`;
   }
 
