@@ -201,7 +201,7 @@ def model_version_activate(
         target = ModelVersion.objects.select_for_update().get(pk=version.pk)
         current = ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.ACTIVE).first()
         if expected_current is not UNCHECKED and _pk(current) != _pk(expected_current):
-            note = f"not promoted: the active version changed to {current} meanwhile"
+            note = f"not promoted: {current or 'no version'} is active, not {expected_current or 'none'} as expected"
             target.status_reason = f"{reason}; {note}" if reason else note
             target.save(update_fields=["status_reason"])
             version.refresh_from_db()

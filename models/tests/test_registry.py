@@ -68,7 +68,7 @@ def test_activating_against_an_expected_current_that_changed_leaves_a_candidate_
     result = model_version_activate(version=v3, by="training run 1", reason="Gate passed", expected_current=v1)
 
     assert result.status == v3.status == ModelVersion.Status.CANDIDATE
-    assert v3.status_reason == "Gate passed; not promoted: the active version changed to v2 meanwhile"
+    assert v3.status_reason == "Gate passed; not promoted: v2 is active, not v1 as expected"
     assert active_model_version_get() == v2 and ModelActivation.objects.count() == 2
 
 
@@ -78,6 +78,8 @@ def test_activating_with_none_expected_activates_only_into_an_empty_registry(reg
     assert model_version_activate(version=v1, by="a", expected_current=None).status == ModelVersion.Status.ACTIVE
     assert model_version_activate(version=v2, by="b", expected_current=None).status == ModelVersion.Status.CANDIDATE
     assert active_model_version_get() == v1
+    v2.refresh_from_db()
+    assert v2.status_reason == "not promoted: v1 is active, not none as expected"
 
 
 @pytest.mark.django_db
