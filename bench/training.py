@@ -79,7 +79,7 @@ def main() -> None:
     )
     candidate = fine_tune_candidate(parent=active, config=ft, drawings=drawings, on_epoch=lambda *a: None)
     ft_s = time.perf_counter() - started
-    summary = candidate.summary
+    summary = candidate.data_summary
     print(
         f"fine-tuning path ({ft.epochs} epochs over {summary['training_images']} images: {ft.rehearsal} MNIST "
         f"rehearsal + 240 drawings x{summary['collected_repeat']}; both models judged on 5000 validation, "

@@ -45,7 +45,7 @@ class FineTuneConfig:
     batch_size: int = 128
     learning_rate: float = 3e-4
     rehearsal: int = 12000  # MNIST training images mixed in
-    collected_share: float = 0.35  # drawings are repeated until they are at least this share of the data
+    collected_share: float = 0.18  # drawings are repeated until they are at least this share of the data
     focus_oversample: int = 1  # focus digits appear this many times (1: not oversampled)
     focus_digits: list[int] = field(default_factory=lambda: [7, 9])
     test_limit: int = 0  # 0: the whole MNIST test set

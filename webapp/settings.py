@@ -254,7 +254,7 @@ FINE_TUNE_EPOCHS = env.int("FINE_TUNE_EPOCHS", default=3)
 FINE_TUNE_BATCH_SIZE = env.int("FINE_TUNE_BATCH_SIZE", default=128)
 FINE_TUNE_LEARNING_RATE = env.float("FINE_TUNE_LEARNING_RATE", default=3e-4)
 FINE_TUNE_REHEARSAL = env.int("FINE_TUNE_REHEARSAL", default=12000)  # MNIST training images mixed in
-FINE_TUNE_COLLECTED_SHARE = env.float("FINE_TUNE_COLLECTED_SHARE", default=0.35)  # drawings repeated up to this share
+FINE_TUNE_COLLECTED_SHARE = env.float("FINE_TUNE_COLLECTED_SHARE", default=0.18)  # drawings repeated up to this share
 FINE_TUNE_FOCUS_OVERSAMPLE = env.int("FINE_TUNE_FOCUS_OVERSAMPLE", default=1)  # focus digits seen this many times
 # Drawings one run learns from and is judged on, at most: a run's time does not
 # grow with the collection (training.selectors.training_drawings_pick).
