@@ -40,7 +40,7 @@ from predict import ROOT, canvas_png, environment, report, setup_model, timed  #
 sys.path.insert(0, str(ROOT))
 FAITHFUL_BAR = 0.80
 COST_BAR_MS = 15.0
-VARIANTS = [(4, 4), (3, 3), (2, 2), (4, 2)]  # (square side, stride) in input pixels
+VARIANTS = [(6, 6), (4, 4), (5, 5), (7, 7), (2, 2)]  # (square side, stride) in input pixels
 RANDOM_DRAWS = 10
 
 

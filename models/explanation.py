@@ -13,7 +13,7 @@ Why occlusion rather than gradients: it needs nothing but the forward pass
 exactly what the faithfulness benchmark asks (what happens when ink goes).
 It gives all ten digits' maps from the same batch, so "why not a 9?" costs
 nothing extra.  Only squares that hold ink are covered (covering black
-changes nothing), which keeps the batch to a few dozen images:
+changes nothing), which keeps the batch to about a dozen images:
 ``bench/explain.py`` measures its cost and faithfulness.
 """
 
@@ -24,8 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PATCH = 4  # side of the covered square, in input pixels
-STRIDE = 4  # squares tile the input; see bench/explain.py for the others measured
+# Side of the covered square and its step, in input pixels.  6x6 keeps a
+# digit to about a dozen covered copies, one 16-image invoke of the LiteRT
+# predictor's batch path; 4x4 (about 20, two invokes) cost twice as much for
+# a point more of faithfulness (bench/explain.py measures them all).
+PATCH = 6
+STRIDE = 6
 SIDE = 28
 # A class the softmax puts at exactly 0.0 has no log; treat it as this unlikely.
 MIN_PROBABILITY = 1e-30

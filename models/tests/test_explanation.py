@@ -27,7 +27,7 @@ def test_ink_that_a_digit_rewards_shows_toward_it_and_ink_it_punishes_against_it
     x[4:8, 4:8] = 255
     x[20:24, 20:24] = 255
     x[12:16, 12:16] = 255  # ink no digit cares about
-    why = explain(x, linear_model(weights))
+    why = explain(x, linear_model(weights), patch=4, stride=4)
     assert why.occlusions == 3  # only the squares that hold ink are covered
     seven = why.maps[7]
     assert (seven[4:8, 4:8] > 0).all() and (seven[20:24, 20:24] < 0).all()
