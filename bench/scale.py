@@ -154,6 +154,9 @@ def fill(n: int, refill: bool, all_approved: bool = False) -> None:
     _canned_files()
     wanted = Sample.objects.filter(status="approved") if all_approved else Sample.objects.all()
     if not refill and Sample.objects.count() == n and wanted.count() == n:
+        # As autovacuum would have by now: fresh statistics and visibility map.
+        with connection.cursor() as cur:
+            cur.execute("VACUUM ANALYZE digits_sample")
         print(f"reusing {n:,} drawings", flush=True)
         return
     columns = {f.column for f in Sample._meta.concrete_fields}
