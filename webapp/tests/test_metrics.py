@@ -85,3 +85,21 @@ def _sample_value(client, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[-1])
     return 0.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_serves_its_metrics_on_the_internal_address_it_is_given(settings):
+    import urllib.request
+
+    from webapp.devtools import free_port
+    from webapp.metrics import worker_metrics_serve
+
+    port = free_port()
+    settings.WORKER_METRICS_BIND = f"127.0.0.1:{port}"
+    worker_metrics_serve()
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        body = response.read().decode()
+
+    assert "digitlab_pending_drawings 0.0" in body
+    assert "# TYPE digitlab_training_runs counter" in body
