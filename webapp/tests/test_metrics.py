@@ -102,4 +102,4 @@ def test_a_worker_serves_its_metrics_on_the_internal_address_it_is_given(setting
         body = response.read().decode()
 
     assert "digitlab_pending_drawings 0.0" in body
-    assert "# TYPE digitlab_training_runs counter" in body
+    assert "# TYPE digitlab_training_run_duration_seconds histogram" in body
