@@ -41,19 +41,24 @@ def percentiles(times: list[float]) -> tuple[float, float]:
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
 
 
-def timed(fn, n: int, warm: int = 20) -> tuple[float, float]:
+def timed(fn, n: int, warm: int = 20) -> tuple[float, float, float]:
+    """Wall-clock p50 and p99, and the p50 of the CPU time this process spent
+    (on a shared, loaded machine the wall clock mostly measures waiting for
+    a core; the CPU time is what the work costs)."""
     for _ in range(warm):
         fn()
-    times = []
+    times, cpu = [], []
     for _ in range(n):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - start)
-    return percentiles(times)
+        cpu.append(time.process_time() - start_cpu)
+    return (*percentiles(times), float(np.percentile(cpu, 50) * 1000))
 
 
-def report(name: str, p50: float, p99: float) -> None:
-    print(f"  {name:<58} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms", flush=True)
+def report(name: str, p50: float, p99: float, cpu: float | None = None) -> None:
+    cpu_text = f"   CPU p50 {cpu:7.2f} ms" if cpu is not None else ""
+    print(f"  {name:<58} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms{cpu_text}", flush=True)
 
 
 def environment(var_dir: Path) -> dict:
@@ -242,8 +247,8 @@ def over_http(env: dict, n: int) -> None:
             assert response.status == 200, response.status
 
         print(f"\nOver HTTP (gunicorn, 1 sync worker: a new connection per request, loopback port {port})")
-        report("POST /api/digits/predict", *timed(lambda: post(False), n))
-        report("POST /api/digits/predict with activations", *timed(lambda: post(True), n))
+        report("POST /api/digits/predict", *timed(lambda: post(False), n)[:2])
+        report("POST /api/digits/predict with activations", *timed(lambda: post(True), n)[:2])
         for pid in worker_pids(server.pid):
             maps = Path(f"/proc/{pid}/maps").read_text()
             print(
@@ -291,17 +296,20 @@ def main() -> None:
         setup_model(args.artifact)
         f = in_process(args.n)
         over_http(env, args.http_n)
-        print(f"\nBars (issue 14), load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:")
+        print(f"\nBars (issue 14, on the wall clock), load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:")
         bars = [
-            ("predict compute with all activations, p50 <= 0.25 ms", f["lite_acts"][0], f["lite_acts"][0] <= 0.25),
-            ("preprocessing p50 <= 0.3 ms", f["preprocessing"][0], f["preprocessing"][0] <= 0.3),
-            ("Django POST predict with activations p50 <= 1.2 ms", f["django_acts"][0], f["django_acts"][0] <= 1.2),
+            ("predict compute with all activations, p50 <= 0.25 ms", "lite_acts", "tf_acts", 0.25),
+            ("preprocessing p50 <= 0.3 ms", "preprocessing", None, 0.3),
+            ("Django POST predict with activations p50 <= 1.2 ms", "django_acts", "django_acts_old", 1.2),
         ]
-        for name, value, met in bars:
-            print(f"  {name:<58} {value:7.3f} ms  {'met' if met else 'NOT met'}")
-        ratio = f["e2e_old"][0] / f["e2e_new"][0]
+        for name, key, old_key, bar in bars:
+            value = f[key][0]
+            old = f"  (old path {f[old_key][0]:.3f} ms)" if old_key else ""
+            print(f"  {name:<58} {value:7.3f} ms  CPU {f[key][2]:.3f} ms  {'met' if value <= bar else 'NOT met'}{old}")
+        ratio, cpu_ratio = f["e2e_old"][0] / f["e2e_new"][0], f["e2e_old"][2] / f["e2e_new"][2]
         verdict = "met" if ratio >= 100 else "NOT met"
-        print(f"  {'end to end >= 100x faster than model.predict':<58} {ratio:7.0f} x   {verdict}")
+        name = "end to end >= 100x faster than model.predict"
+        print(f"  {name:<58} {ratio:7.0f} x   CPU {cpu_ratio:.0f} x  {verdict}")
     finally:
         shutil.rmtree(var_dir, ignore_errors=True)
 
