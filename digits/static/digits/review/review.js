@@ -20,6 +20,7 @@ function start() {
   let fetching = null;
   let generation = 0; // bumped when the order changes; older answers are dropped
   let exhausted = false; // the last fetch found nothing more
+  let written = 0; // decisions and undos the server has answered; counts asked before one are stale
   let counts = {
     pending: Number($("remaining-count").textContent),
     disagreements: Number($("remaining-disagreements").textContent),
@@ -83,6 +84,7 @@ function start() {
   function fill() {
     if (fetching || ahead.length >= AHEAD) return fetching;
     const asked = generation;
+    const writtenBefore = written;
     const params = new URLSearchParams({
       disagreements_first: order() === "disagreements",
       uncertain_first: order() === "uncertain",
@@ -97,7 +99,8 @@ function start() {
         fresh.forEach(preload);
         ahead.push(...fresh);
         exhausted = fresh.length === 0;
-        if (saving.size === 0) setCounts(data.counts);
+        // Counts counted before a decision that has since landed would undo it on screen.
+        if (saving.size === 0 && writtenBefore === written) setCounts(data.counts);
         if (!current) showNext();
       })
       .catch((error) => notice(`Could not load drawings: ${error.message}`, true))
@@ -166,6 +169,7 @@ function start() {
     const url = root.dataset.decisionUrl.replace(/\/0\/decision$/, `/${sample.id}/decision`);
     enqueue(() => request(url, { method: "POST", body: { action, label } }))
       .then((data) => {
+        written += 1;
         saving.delete(sample.id);
         setCounts(data.counts);
         const as = action === "relabel" ? ` as ${label}` : "";
@@ -184,6 +188,7 @@ function start() {
     setSaving();
     enqueue(() => request(root.dataset.undoUrl, { method: "POST", body: {} }))
       .then((data) => {
+        written += 1;
         undoing -= 1;
         const sample = data.sample;
         ahead = ahead.filter((s) => s.id !== sample.id);
