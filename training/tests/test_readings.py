@@ -51,3 +51,15 @@ def test_the_scoreboard_and_the_comparison_count_approved_held_out_drawings(
     only = samples_right_for_one_version_only(right_id=active_version.pk, wrong_id=other.pk)
     assert sorted(s.id for s in only) == sorted(ids[2:])
     assert samples_right_for_one_version_only(right_id=other.pk, wrong_id=active_version.pk) == []
+
+
+def test_the_command_reads_the_drawings_with_versions_registered_before(active_version, make_drawings, mnist):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    make_drawings(mnist.x_test[:10], mnist.y_test[:10])
+    out = StringIO()
+    call_command("readings_compute", stdout=out)
+    assert out.getvalue() == f"{active_version}: 10 new readings\n"
+    assert SampleReading.objects.filter(version=active_version).count() == 10
