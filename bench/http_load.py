@@ -247,9 +247,11 @@ def activate_v2(env: dict) -> float:
     return committed[0]
 
 
-def swap_under_load(env, url, lua, body: bytes, tokens: list[str], duration: int, probes: int = 4) -> dict:
+def swap_under_load(env, url, lua, body: bytes, tokens: list[str], duration: int, probes: int = 8) -> dict:
     """Activate v2 while wrk runs at concurrency 8; probes record (time,
-    status, version, pid) of every answer they get."""
+    status, version, pid) of every answer they get.  Each probe is one browser
+    drawing (one session, about 10 predictions a second, as the page sends),
+    so the per-browser rate limit does not refuse it."""
     results: dict = {}
     load = threading.Thread(target=lambda: results.update(wrk(url, lua, 8, duration + 20)))
     load.start()
@@ -265,7 +267,7 @@ def swap_under_load(env, url, lua, body: bytes, tokens: list[str], duration: int
                 seen.append((time.time(), 200, answer["model"]["version"], pid))
             except Exception:
                 seen.append((time.time(), 0, 0, 0))
-            time.sleep(0.005)
+            time.sleep(0.1)
 
     probers = [threading.Thread(target=probe, args=(tokens[i],)) for i in range(probes)]
     for t in probers:
