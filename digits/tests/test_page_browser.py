@@ -213,6 +213,9 @@ def test_when_the_calibrated_model_is_not_sure_the_page_asks_which_digit_it_is(
     page.goto(live_server.url + "/")
     page.wait_for_selector("#architecture svg")
     draw(page, SEVEN)
+    # The page predicts while the stroke is drawn: wait for the answer to the
+    # finished drawing, not for the first (unsure) answer to half a seven.
+    page.wait_for_function("document.querySelector('#confirm').textContent === 'It is a 7'")
     page.wait_for_selector("#unsure:not([hidden])")
     assert page.locator("#confidence").inner_text() == "Not sure"
     assert page.locator("#unsure").inner_text().startswith("Not sure — which digit is it?")
