@@ -119,7 +119,6 @@ def main() -> None:
     os.environ.clear()
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-    os.environ["TF_NUM_THREADS"] = os.environ.get("TF_NUM_THREADS", "1")
     try:
         import django
 

@@ -30,18 +30,6 @@ def _served_or_none(port: int) -> int | None:
         return None
 
 
-@pytest.fixture
-def artifacts(settings, tmp_path):
-    """Artifacts in a folder the web processes read too."""
-    root = tmp_path / "shared" / "artifacts"
-    settings.ARTIFACT_ROOT = root
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "artifacts": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(root)}},
-    }
-    return root
-
-
 def test_two_web_processes_switch_to_a_new_version_without_restart_then_a_rollback(
     artifacts, tmp_path, register_version
 ):

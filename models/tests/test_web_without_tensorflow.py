@@ -18,18 +18,6 @@ from training.tests.processes import Process, free_port, process_env, start_web
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def artifacts(settings, tmp_path):
-    """Artifacts in a folder the web processes read too."""
-    root = tmp_path / "shared" / "artifacts"
-    settings.ARTIFACT_ROOT = root
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "artifacts": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(root)}},
-    }
-    return root
-
-
 def start_runserver(folder: Path) -> tuple[Process, int]:
     port = free_port()
     args = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
