@@ -19,6 +19,23 @@ from .processes import start_beat
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture(autouse=True)
+def _worker_idle_before_flush(transactional_db, worker):
+    """A registered version sends the worker a readings task after the run
+    has finished; the test database is emptied (TRUNCATE) when a test ends,
+    and the two deadlock when they overlap.  So each test ends only once the
+    worker has nothing active or reserved, twice in a row."""
+    yield
+    from webapp.celery import app
+
+    def idle() -> bool:
+        inspect = app.control.inspect(timeout=1.0)
+        busy = [*(inspect.active() or {}).values(), *(inspect.reserved() or {}).values()]
+        return not any(busy)
+
+    wait_until(lambda: idle() and idle(), timeout=120, interval=0.5, message="the worker is still busy")
+
+
 def finished(run_id: int, timeout: float = 180) -> TrainingRun:
     def done():
         run = TrainingRun.objects.select_related("result", "parent").get(pk=run_id)
