@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from functools import wraps
 
+import orjson
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Field, Router, Schema
 from ninja.decorators import decorate_view
 from ninja.security import APIKeyCookie
@@ -171,19 +172,29 @@ def predict(request, payload: PredictIn):
         return _error(exc)
     except ArtifactError as exc:
         return 409, {"detail": f"{version} cannot be loaded here: {exc}", "code": "artifact"}
-    return 200, {
-        "digit": result.prediction.digit,
-        "confidence": result.prediction.confidence,
-        "probabilities": result.prediction.probabilities.tolist(),
-        "calibrated_confidence": float(result.calibrated.max()),
-        "calibrated_probabilities": result.calibrated.tolist(),
-        "unsure": result.unsure,
-        "input": result.pixels.tolist(),
-        "model": {"version": result.served.version, "sha256": result.served.sha256},
-        "served_by": serving_process(),
-        "activations": activations_encode(result) if payload.activations else None,
-        "explanation": explanation_encode(result.explanation) if result.explanation else None,
-    }
+    return _answer(
+        {
+            "digit": result.prediction.digit,
+            "confidence": result.prediction.confidence,
+            "probabilities": result.prediction.probabilities.tolist(),
+            "calibrated_confidence": float(result.calibrated.max()),
+            "calibrated_probabilities": result.calibrated.tolist(),
+            "unsure": result.unsure,
+            "input": result.pixels,
+            "model": {"version": result.served.version, "sha256": result.served.sha256},
+            "served_by": serving_process(),
+            "activations": activations_encode(result) if payload.activations else None,
+            "explanation": explanation_encode(result.explanation) if result.explanation else None,
+        }
+    )
+
+
+def _answer(body: dict) -> HttpResponse:
+    """A predict answer as JSON, encoded once by orjson.  It skips ninja's
+    validation of the answer against PredictOut, which cost 0.4 ms with
+    activations, a third of the whole request; the tests validate answers
+    against PredictOut instead, and the OpenAPI schema still documents it."""
+    return HttpResponse(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), content_type="application/json")
 
 
 def _version_asked(request, number: int | None) -> tuple[ModelVersion | None, tuple | None]:

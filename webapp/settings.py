@@ -109,7 +109,9 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
-# django-ratelimit's W001 only says Django's own RedisCache is not on its
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "webapp.cache.RedisCache"  # the same, keeping its clients
+# django-ratelimit's W001 only says our RedisCache (Django's, keeping clients) is not on its
 # list; it is atomic (add + incr) and what production uses.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 if CACHES["default"]["BACKEND"].endswith("LocMemCache"):

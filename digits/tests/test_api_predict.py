@@ -161,3 +161,14 @@ def test_staff_may_ask_any_registered_version_and_nobody_else_may(
     assert post_json(URL, {**body, "version": 99}).status_code == 404
     served = post_json(URL, {"image": seven_url}).json()["model"]
     assert served["version"] == active_version.version  # without a version: the served one, as for anyone
+
+
+def test_every_answer_matches_the_documented_schema(post_json, active_version, seven_url):
+    # The view encodes its answer itself, past ninja's response validation.
+    from digits.api import PredictOut
+
+    for extra in ({}, {"activations": True}, {"explanation": True}):
+        body = post_json(URL, {"image": seven_url, **extra}).json()
+        PredictOut.model_validate(body)  # raises on a missing or mistyped field
+        assert set(body) == set(PredictOut.model_fields)
+        assert all(isinstance(row, list) and len(row) == 28 for row in body["input"])

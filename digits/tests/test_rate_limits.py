@@ -101,3 +101,37 @@ def test_thirty_people_behind_one_address_drawing_at_once_are_not_limited(settin
     # One of them hammering as a script does is stopped by its own limit.
     assert 429 in {_predict(classroom[0], seven_url) for _ in range(40)}
     cache.clear()
+
+
+def _redis_calls() -> Counter:
+    stats = cache.redis_client().info("commandstats")
+    return Counter({name.removeprefix("cmdstat_"): value["calls"] for name, value in stats.items()})
+
+
+def test_on_redis_both_limits_cost_one_round_trip(limited, active_version, seven_url):
+    browser = _browser("r" * 32)
+    assert _predict(browser, seven_url) == 200  # loads the script
+    before = _redis_calls()
+    assert _predict(browser, seven_url) == 200
+    calls = _redis_calls() - before
+    assert calls["evalsha"] + calls["eval"] == 1
+    assert calls["set"] == calls["incrby"] == calls["get"] == 0  # nothing past the script
+
+
+def test_the_embedded_defaults_local_memory_cache_limits_too(limited, settings, active_version, seven_url):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    first, second = _browser("a" * 32), _browser("b" * 32)
+    assert [_predict(first, seven_url) for _ in range(5)] == [200, 200, 200, 200, 429]
+    assert [_predict(_browser(f"{i:032d}"), seven_url) for i in range(7)] == [200] * 6 + [429]
+    assert _predict(second, seven_url) == 429  # the address's ten are used
+
+
+def test_rates_read_as_django_ratelimit_writes_them():
+    from webapp.ratelimits import rate_parse
+
+    assert rate_parse("20/s") == (20, 1)
+    assert rate_parse("60/m") == (60, 60)
+    assert rate_parse("5/10m") == (5, 600)
+    assert rate_parse("1200/d") == (1200, 86400)
+    with pytest.raises(ValueError):
+        rate_parse("20 per second")
