@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import io
 import json
 import os
 import re
@@ -44,8 +43,6 @@ import time
 import urllib.request
 from collections import defaultdict
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -121,15 +118,11 @@ def prepare_database(env: dict, artifact: Path) -> None:
 
 
 def canvas_png_data_url() -> str:
-    """An MNIST test digit drawn as the page sends it: black ink on a white 280x280 canvas."""
-    from PIL import Image
+    """A "7" as the page sends it: drawn in Chromium on the page's canvas
+    (bench/record_canvas.py), black ink on a white 280x280 canvas."""
+    from record_canvas import PATH
 
-    with np.load(ROOT / "var" / "mnist.npz") as f:
-        digit = f["x_test"][0]
-    img = Image.fromarray(255 - digit).resize((280, 280), Image.BILINEAR).convert("RGBA")
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return "data:image/png;base64," + base64.b64encode(PATH.read_bytes()).decode()
 
 
 def wait_until_up(url: str, timeout: float = 120) -> None:

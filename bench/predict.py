@@ -101,9 +101,51 @@ def setup_model(artifact: str | None) -> None:
 
 
 def canvas_png() -> bytes:
-    from digits.sample_drawings import seven_png
+    """A "7" drawn in Chromium on the page's canvas, as the page sends it
+    (bench/record_canvas.py)."""
+    from record_canvas import PATH
 
-    return seven_png()
+    return PATH.read_bytes()
+
+
+def wsgi_poster(path: str, body: bytes):
+    """POST ``body`` to ``path`` through Django's WSGI handler in this
+    process, as gunicorn calls it (django.test.Client adds its own signal
+    and cookie work on top), with a CSRF cookie and header as the page sends."""
+    import io
+
+    from webapp.wsgi import application
+
+    token = "a" * 32
+    base = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_COOKIE": f"csrftoken={token}",
+        "HTTP_X_CSRFTOKEN": token,
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+    }
+
+    def post():
+        status = []
+        answer = application({**base, "wsgi.input": io.BytesIO(body)}, lambda s, h, e=None: status.append(s))
+        b"".join(answer)
+        assert status[0].startswith("200"), status
+
+    return post
 
 
 class TFFunctionPredictor:
@@ -138,7 +180,7 @@ def in_process(n: int) -> dict:
 
     from digits.prediction import activations_encode, drawing_predict
     from digits.preprocessing import drawing_to_mnist
-    from digits.sample_drawings import data_url
+    from digits.sample_drawings import data_url, seven_png
     from models.model_input import model_input
     from models.selectors import model_version_by_id_get
     from models.serving import model_server, read_model
@@ -152,9 +194,14 @@ def in_process(n: int) -> dict:
     batch = model_input(x28)
     figures = {}
 
-    print(f"\nIn process (model v{served.version}, one 280x280 canvas PNG of {len(png)} bytes)")
+    print(f"\nIn process (model v{served.version}, the page's 280x280 canvas PNG from Chromium, {len(png)} bytes)")
     figures["preprocessing"] = timed(lambda: drawing_to_mnist(png), n)
     report("preprocessing (decode, crop, scale, centre)", *figures["preprocessing"])
+    pillow_png = seven_png()
+    report(
+        f"  same, a Pillow-made PNG (transparent, {len(pillow_png)} bytes)",
+        *timed(lambda: drawing_to_mnist(pillow_png), n),
+    )
     figures["keras"] = timed(lambda: model.predict(batch, verbose=0), 50)
     report("keras model.predict (the original app's path)", *figures["keras"])
     figures["tf_probs"] = timed(lambda: old.predict(x28), n)
@@ -172,13 +219,16 @@ def in_process(n: int) -> dict:
     def service():
         return activations_encode(drawing_predict(image=png, activations=True))
 
+    figures["e2e_probs"] = timed(lambda: drawing_predict(image=png), n)
+    report("end to end: preprocessing + LiteRT, probabilities", *figures["e2e_probs"])
     figures["e2e_new"] = timed(service, n)
     report("end to end: preprocessing + LiteRT + quantised activations", *figures["e2e_new"])
     figures["e2e_old"] = timed(lambda: model.predict(model_input(drawing_to_mnist(png)), verbose=0), 50)
     report("end to end, original: preprocessing + model.predict", *figures["e2e_old"])
     print(
-        f"  end to end vs model.predict, same model, same run: {figures['e2e_old'][0] / figures['e2e_new'][0]:.0f}x"
-        f" faster; interpreter vs tf.function: {figures['tf_acts'][0] / figures['lite_acts'][0]:.1f}x (activations)"
+        f"  end to end vs model.predict, same model, same run: {figures['e2e_old'][0] / figures['e2e_probs'][0]:.0f}x"
+        f" faster (probabilities), {figures['e2e_old'][0] / figures['e2e_new'][0]:.0f}x (with activations);"
+        f" interpreter vs tf.function: {figures['tf_acts'][0] / figures['lite_acts'][0]:.1f}x (activations)"
     )
 
     client = Client()
@@ -189,16 +239,18 @@ def in_process(n: int) -> dict:
         response = client.post("/api/digits/predict", data=data, content_type="application/json")
         assert response.status_code == 200, response.content
 
-    figures["django_plain"] = timed(lambda: post(plain), n)
-    report("Django stack, POST /api/digits/predict", *figures["django_plain"])
-    figures["django_acts"] = timed(lambda: post(body), n)
-    report("Django stack, POST /api/digits/predict with activations", *figures["django_acts"])
+    figures["django_plain"] = timed(wsgi_poster("/api/digits/predict", plain.encode()), n)
+    report("Django (WSGI handler), POST /api/digits/predict", *figures["django_plain"])
+    figures["django_acts"] = timed(wsgi_poster("/api/digits/predict", body.encode()), n)
+    report("Django (WSGI handler), POST /api/digits/predict with activations", *figures["django_acts"])
+    figures["client_acts"] = timed(lambda: post(body), n)
+    report("  same through django.test.Client", *figures["client_acts"])
     # The old path through the same stack: this process's served model with
     # the tf.function predictor in place of the interpreter.
     server = model_server()
     server._current = dataclasses.replace(served, predictor=old)
-    figures["django_acts_old"] = timed(lambda: post(body), n)
-    report("  same, old path (tf.function)", *figures["django_acts_old"])
+    figures["django_acts_old"] = timed(wsgi_poster("/api/digits/predict", body.encode()), n)
+    report("  same (WSGI handler), old path (tf.function)", *figures["django_acts_old"])
     server._current = served
     return figures
 
@@ -306,10 +358,11 @@ def main() -> None:
             value = f[key][0]
             old = f"  (old path {f[old_key][0]:.3f} ms)" if old_key else ""
             print(f"  {name:<58} {value:7.3f} ms  CPU {f[key][2]:.3f} ms  {'met' if value <= bar else 'NOT met'}{old}")
-        ratio, cpu_ratio = f["e2e_old"][0] / f["e2e_new"][0], f["e2e_old"][2] / f["e2e_new"][2]
-        verdict = "met" if ratio >= 100 else "NOT met"
-        name = "end to end >= 100x faster than model.predict"
-        print(f"  {name:<58} {ratio:7.0f} x   CPU {cpu_ratio:.0f} x  {verdict}")
+        for key, what in (("e2e_probs", "probabilities"), ("e2e_new", "with activations")):
+            ratio, cpu_ratio = f["e2e_old"][0] / f[key][0], f["e2e_old"][2] / f[key][2]
+            verdict = "met" if ratio >= 100 else "NOT met"
+            name = f"end to end >= 100x faster than model.predict ({what})"
+            print(f"  {name:<58} {ratio:7.0f} x   CPU {cpu_ratio:.0f} x  {verdict}")
     finally:
         shutil.rmtree(var_dir, ignore_errors=True)
 
