@@ -21,6 +21,7 @@ import base64
 import binascii
 import io
 import re
+import struct
 
 import numpy as np
 import pyspng
@@ -71,6 +72,15 @@ def data_url_decode(url: str) -> bytes:
         raise UnreadableImage("The image's base64 cannot be decoded.") from exc
 
 
+def _size_check(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"The image has {width}x{height} pixels; at most {max_pixels} pixels are accepted.")
+    if max(width, height) > MAX_SIDE:
+        raise ImageTooLarge(f"The image is {width}x{height} pixels; at most {MAX_SIDE} pixels on a side are accepted.")
+    if width < 1 or height < 1:
+        raise UnreadableImage("The image is empty.")
+
+
 def _opened(data: bytes, max_pixels: int) -> Image.Image:
     """The image's header, checked against the pixel limits before any pixel is decoded."""
     try:
@@ -79,36 +89,50 @@ def _opened(data: bytes, max_pixels: int) -> Image.Image:
         raise ImageTooLarge(f"The image has more than {max_pixels} pixels.") from exc
     except Exception as exc:  # Pillow raises several kinds (UnidentifiedImageError, SyntaxError, ...)
         raise UnreadableImage("The image is not a PNG or JPEG.") from exc
-    width, height = image.size
-    if width * height > max_pixels:
-        raise ImageTooLarge(f"The image has {width}x{height} pixels; at most {max_pixels} pixels are accepted.")
-    if max(width, height) > MAX_SIDE:
-        raise ImageTooLarge(f"The image is {width}x{height} pixels; at most {MAX_SIDE} pixels on a side are accepted.")
-    if width < 1 or height < 1:
-        raise UnreadableImage("The image is empty.")
+    _size_check(*image.size, max_pixels)
     return image
 
 
-# PNG modes whose 8-bit pixels libspng gives exactly as Pillow would, with
-# the channels it gives them in.
-_SPNG_CHANNELS = {"RGBA": 4, "RGB": 3, "L": 1}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# 8-bit PNG colour types whose pixels libspng gives exactly as Pillow would,
+# as the Pillow mode: grey, RGB, RGBA.
+_SPNG_MODES = {0: "L", 2: "RGB", 6: "RGBA"}
 
 
-def _pixels(image: Image.Image, data: bytes) -> np.ndarray | None:
+def _canvas_png(data: bytes) -> tuple[str, int, int] | None:
+    """(mode, width, height) of an 8-bit grey, RGB or RGBA PNG without a
+    transparency chunk, read from its chunks before the pixels (a canvas
+    export is one); None for anything else, which Pillow opens."""
+    if len(data) < 33 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        return None
+    width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
+    mode = _SPNG_MODES.get(colour)
+    if mode is None or depth != 8:
+        return None
+    position = 33  # the chunk after IHDR
+    while position + 8 <= len(data):
+        kind = data[position + 4 : position + 8]
+        if kind == b"IDAT":
+            return mode, width, height
+        if kind == b"tRNS":  # Pillow composites it: Pillow decodes
+            return None
+        position += 12 + int.from_bytes(data[position : position + 4], "big")
+    return None
+
+
+def _spng_pixels(data: bytes, mode: str, width: int, height: int) -> np.ndarray | None:
     """A canvas PNG's pixels through libspng (pyspng): the same bytes as
     Pillow's decoder, three times faster, which matters because inflating
-    280x280 RGBA is most of what preprocessing costs.  None where Pillow
-    decodes (JPEG, palettes, 16-bit, transparency chunks)."""
-    channels = _SPNG_CHANNELS.get(image.mode)
-    if image.format != "PNG" or channels is None or "transparency" in image.info:
-        return None
+    280x280 RGBA is most of what preprocessing costs.  None when libspng
+    refuses it (Pillow then says what is wrong)."""
     try:
         pixels = pyspng.load(data)
     except Exception:
-        return None  # let Pillow decide what is wrong with it
+        return None
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[..., 0]
-    shape = (image.size[1], image.size[0], channels) if channels > 1 else (image.size[1], image.size[0])
+    channels = len(mode)  # "L", "RGB", "RGBA"
+    shape = (height, width, channels) if channels > 1 else (height, width)
     return pixels if pixels.dtype == np.uint8 and pixels.shape == shape else None
 
 
@@ -169,17 +193,24 @@ def image_to_ink(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[
     """Decode a PNG or JPEG into a uint8 array of ink, white on black, and
     the size of the whole image (the array may be a crop of it that holds
     all the ink)."""
-    image = _opened(data, max_pixels)
-    size = (image.size[1], image.size[0])
+    image, pixels = None, None
+    canvas = _canvas_png(data)
+    if canvas is not None:
+        mode, width, height = canvas
+        _size_check(width, height, max_pixels)
+        pixels = _spng_pixels(data, mode, width, height)
+    if pixels is None:
+        image = _opened(data, max_pixels)
+        mode, (width, height) = image.mode, image.size
+    size = (height, width)
     try:
-        pixels = _pixels(image, data)
         box = _paper_box(pixels) if pixels is not None else None
         if box == (0, 0, 0, 0):
             return np.zeros((1, 1), np.uint8), size  # nothing but paper
         if box is not None:
             top, bottom, left, right = box
-            return _pixels_darkness(pixels[top:bottom, left:right], image.mode), size
-        ink = _pixels_darkness(pixels, image.mode) if pixels is not None else _darkness(image)
+            return _pixels_darkness(pixels[top:bottom, left:right], mode), size
+        ink = _pixels_darkness(pixels, mode) if pixels is not None else _darkness(image)
     except Exception as exc:  # truncated or corrupt data surfaces only when pixels are decoded
         raise UnreadableImage("The image data is truncated or corrupt.") from exc
     # Paper is whatever the border mostly is: light paper (the usual canvas)

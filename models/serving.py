@@ -13,6 +13,7 @@ process keeps serving what it had.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -207,7 +208,12 @@ class ModelServer:
 
 def serving_process() -> dict:
     """This process, as answers name it: host and pid (a fork has its own)."""
-    return {"host": socket.gethostname(), "pid": os.getpid()}
+    return _process_ref(os.getpid())
+
+
+@functools.cache
+def _process_ref(pid: int) -> dict:
+    return {"host": socket.gethostname(), "pid": pid}
 
 
 _server: ModelServer | None = None

@@ -174,7 +174,9 @@ def test_stored_pixels_decode_to_the_array_that_was_stored():
         pixels_decode(x.tobytes()[:-1])
 
 
-@pytest.mark.parametrize("paper", ["transparent", "opaque RGBA", "grayscale", "ink on the edge"])
+@pytest.mark.parametrize(
+    "paper", ["transparent", "opaque RGBA", "grayscale", "ink on the edge", "RGB, white transparent", "palette"]
+)
 def test_the_fast_canvas_path_gives_exactly_what_pillow_alone_gives(paper):
     from digits.preprocessing import _darkness, ink_to_mnist
 
@@ -186,6 +188,13 @@ def test_the_fast_canvas_path_gives_exactly_what_pillow_alone_gives(paper):
     elif paper == "ink on the edge":
         image = image.convert("RGBA")
         ImageDraw.Draw(image).line([(0, 10), (120, 10)], fill="black", width=8)
+    elif paper == "palette":
+        image = image.convert("RGB").convert("P")
     data = png_bytes(image)
+    if paper == "RGB, white transparent":  # a tRNS chunk: Pillow composites it, so Pillow decodes
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, "PNG", transparency=(255, 255, 255))
+        data = buffer.getvalue()
+        assert b"tRNS" in data
     whole = ink_to_mnist(_darkness(Image.open(io.BytesIO(data))))  # Pillow's decoder, the whole image
     assert np.array_equal(drawing_to_mnist(data), whole)
