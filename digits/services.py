@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from models.models import ModelVersion
 from models.serving import NoModelError, model_server
-from webapp.metrics import record_prediction
 
 from .models import Sample, SampleReading, SampleReview
 from .preprocessing import drawing_to_mnist
@@ -61,8 +60,9 @@ def sample_create(*, image: bytes, label: int, label_source: str, client_id: str
     except NoModelError:
         prediction, version_id = None, None
     else:
+        # Not counted as an answered prediction: the page asked predict for
+        # this drawing already, and it was counted there.
         prediction, version_id = served.predictor.predict(pixels), served.version_id
-        record_prediction(version=served.version, digit=prediction.digit)
 
     sample = Sample(
         image_sha256=digest,

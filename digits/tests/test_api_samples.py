@@ -135,3 +135,19 @@ def test_a_refused_drawing_leaves_no_session_behind(post_json, active_version):
     response = post_json("/api/digits/samples", {"image": blank, "label": 3, "label_source": "confirmed"})
     assert response.status_code == 422
     assert not Session.objects.exists() and not Sample.objects.exists()
+
+
+def _metric(client, name: str) -> float:
+    for line in client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_a_prediction_is_counted_once_when_its_drawing_is_then_stored(client, active_version, post_json, seven_url):
+    name = f'digitlab_predictions_total{{digit="7",version="{active_version.version}"}}'
+    before = _metric(client, name)
+    assert post_json("/api/digits/predict", {"image": seven_url}).status_code == 200
+    stored = post_json("/api/digits/samples", {"image": seven_url, "label": 7, "label_source": "confirmed"})
+    assert stored.status_code == 200, stored.content
+    assert _metric(client, name) == before + 1
