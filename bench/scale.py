@@ -95,11 +95,15 @@ def _rss_mib() -> float:
 
 def _tiny_version():
     """A small real CNN in the scratch registry (trained once, 1 epoch on 3,000
-    MNIST images): the drawings' model version and the fine-tune's parent."""
+    MNIST images): the drawings' model version and the fine-tune's parent.
+    The scratch database outlives a checkout, its artifacts (under this
+    checkout's var/) may not: a version whose files are missing here is
+    replaced by a new one, made active."""
     from models.models import ModelVersion
 
-    existing = ModelVersion.objects.order_by("id").first()
-    if existing:
+    active = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
+    existing = active or ModelVersion.objects.order_by("id").first()
+    if existing and all(f and f.storage.exists(f.name) for f in (existing.artifact, existing.litert_artifact)):
         return existing
     from models.registry import model_version_activate, model_version_register
     from training.datasets import load_mnist
