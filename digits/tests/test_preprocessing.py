@@ -198,3 +198,16 @@ def test_the_fast_canvas_path_gives_exactly_what_pillow_alone_gives(paper):
         assert b"tRNS" in data
     whole = ink_to_mnist(_darkness(Image.open(io.BytesIO(data))))  # Pillow's decoder, the whole image
     assert np.array_equal(drawing_to_mnist(data), whole)
+
+
+def test_a_canvas_exported_by_chromium_reads_as_pillow_reads_it():
+    """The page's own export (bench/record_canvas.py): opaque white RGBA,
+    every row "Up"-filtered, through libspng; Pillow alone gives the same."""
+    from pathlib import Path
+
+    from digits.preprocessing import _darkness, ink_to_mnist
+
+    data = (Path(__file__).resolve().parents[2] / "bench" / "data" / "chromium_canvas_seven.png").read_bytes()
+    whole = ink_to_mnist(_darkness(Image.open(io.BytesIO(data))))
+    assert np.array_equal(drawing_to_mnist(data), whole)
+    assert similarity(drawing_to_mnist(data), drawing_to_mnist(seven_png(**LARGE_CENTRED))) > 0.8  # a zero: 0.35
