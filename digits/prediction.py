@@ -68,7 +68,9 @@ def layer_quantise(values: np.ndarray) -> dict:
     low, high = float(values.min()), float(values.max())
     span = high - low
     if span > 0:
-        scaled = (values - low) * (255.0 / span) + 0.5
+        scaled = values - np.float32(low)  # one temporary, scaled in place
+        scaled *= np.float32(255.0 / span)
+        scaled += np.float32(0.5)
         data = scaled.astype(np.uint8)
     else:
         data = np.zeros(values.shape, dtype=np.uint8)
