@@ -87,7 +87,7 @@ def _over_redis(request: HttpRequest, *, group: str, rate: str, ceiling: str) ->
         cache.make_and_validate_key(f"rl:{group}:{browser_key(group, request)}"),
         cache.make_and_validate_key(f"rl:{group}-address:{address_key(group, request)}"),
     ]
-    which, left = script(keys=keys, args=[*rate_parse(rate), *rate_parse(ceiling)])
+    which, left = script(keys=keys, args=[*rate_parse(rate), *rate_parse(ceiling)], client=client)
     if not which:
         return None
     return max(1, int(left)), rate if which == 1 else f"{ceiling} per address"
