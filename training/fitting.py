@@ -34,12 +34,19 @@ def make_dataset(
     return ImageBatches(x, y, batch_size=batch_size, seed=seed, augment=augment, augment_mask=augment_mask)
 
 
-def compile_for_training(model, *, learning_rate: float, steps: int) -> None:
+def compile_for_training(model, *, learning_rate: float, steps: int, warmup_steps: int = 0) -> None:
     """Adam with a learning rate cosine-decayed to zero over ``steps``, so the
-    last steps settle; compiling again also applies changed ``trainable`` flags."""
+    last steps settle, after rising linearly from zero over ``warmup_steps``
+    (a high peak rate is safe only once batch statistics have settled);
+    compiling again also applies changed ``trainable`` flags."""
     import keras
 
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+    if warmup_steps:
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, steps - warmup_steps, warmup_target=learning_rate, warmup_steps=warmup_steps
+        )
+    else:
+        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
     )
@@ -85,8 +92,11 @@ def fit(
 
     from models.model_input import model_input
 
-    steps = config.epochs * math.ceil(len(y) / config.batch_size)
-    compile_for_training(model, learning_rate=config.learning_rate, steps=steps)
+    epoch_steps = math.ceil(len(y) / config.batch_size)
+    warmup_steps = round(getattr(config, "warmup_epochs", 0) * epoch_steps)  # fine-tuning has none
+    compile_for_training(
+        model, learning_rate=config.learning_rate, steps=config.epochs * epoch_steps, warmup_steps=warmup_steps
+    )
     ds = make_dataset(
         x, y, batch_size=config.batch_size, seed=config.seed, augment=config.augment, augment_mask=augment_mask
     )

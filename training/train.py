@@ -27,6 +27,8 @@ class TrainConfig:
     epochs: int = 8
     batch_size: int = 128
     learning_rate: float = 2e-3
+    warmup_epochs: float = 0.0  # the learning rate rises linearly to its peak over these
+    batchnorm: bool = False  # train with batch normalisation, folded away before serving (training.batchnorm)
     seed: int = 1234
     train_limit: int | None = None  # a slice of MNIST, for tests
     test_limit: int | None = None
@@ -55,6 +57,7 @@ def train_baseline(
     times); returns (model, metrics, data_summary)."""
     import keras
 
+    from .batchnorm import build_cnn_bn, fold_batchnorm
     from .datasets import validation_split
     from .evaluation import predict_probabilities
     from .fitting import fit
@@ -68,9 +71,11 @@ def train_baseline(
     if collected:
         x_train = np.concatenate([x_train, np.repeat(drawings_x, config.drawings_repeat, axis=0)])
         y_train = np.concatenate([y_train, np.repeat(drawings_y, config.drawings_repeat, axis=0)])
-    model = build_cnn()
+    model = build_cnn_bn() if config.batchnorm else build_cnn()
     validation = (split.x_validation, split.y_validation)
     best_epoch = fit(model, x_train, y_train, config, on_epoch=on_epoch, verbose=verbose, validation=validation)
+    if config.batchnorm:
+        model = fold_batchnorm(model)
     metrics = version_metrics(
         validation=predict_probabilities(model, split.x_validation),
         y_validation=split.y_validation,
