@@ -28,6 +28,7 @@ class TrainConfig:
     batch_size: int = 128
     learning_rate: float = 2e-3
     warmup_epochs: float = 0.0  # the learning rate rises linearly to its peak over these
+    label_smoothing: float = 0.0
     batchnorm: bool = False  # train with batch normalisation, folded away before serving (training.batchnorm)
     seed: int = 1234
     train_limit: int | None = None  # a slice of MNIST, for tests
