@@ -22,6 +22,11 @@ BASELINE_AUGMENT = AugmentConfig(
 )
 
 
+# Batch normalisation's statistics are recomputed on this many training
+# images, augmented as in training (training.batchnorm).
+STATISTICS_IMAGES = 10_000
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 8
@@ -58,10 +63,10 @@ def train_baseline(
     times); returns (model, metrics, data_summary)."""
     import keras
 
-    from .batchnorm import build_cnn_bn, fold_batchnorm
+    from .batchnorm import batchnorm_statistics_recompute, build_cnn_bn, fold_batchnorm
     from .datasets import validation_split
     from .evaluation import predict_probabilities
-    from .fitting import fit
+    from .fitting import fit, make_dataset
     from .network import build_cnn
 
     keras.utils.set_random_seed(config.seed)
@@ -76,6 +81,14 @@ def train_baseline(
     validation = (split.x_validation, split.y_validation)
     best_epoch = fit(model, x_train, y_train, config, on_epoch=on_epoch, verbose=verbose, validation=validation)
     if config.batchnorm:
+        sample = make_dataset(
+            x_train[:STATISTICS_IMAGES],
+            y_train[:STATISTICS_IMAGES],
+            batch_size=512,
+            seed=config.seed,
+            augment=config.augment,
+        )
+        batchnorm_statistics_recompute(model, sample)
         model = fold_batchnorm(model)
     metrics = version_metrics(
         validation=predict_probabilities(model, split.x_validation),
