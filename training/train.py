@@ -24,7 +24,7 @@ BASELINE_AUGMENT = AugmentConfig(
 
 # Batch normalisation's statistics are recomputed on this many training
 # images, augmented as in training (training.batchnorm).
-STATISTICS_IMAGES = 10_000
+STATISTICS_IMAGES = 4_000
 
 
 @dataclass
