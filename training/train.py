@@ -29,12 +29,14 @@ STATISTICS_IMAGES = 4_000
 
 @dataclass
 class TrainConfig:
-    epochs: int = 8
+    # Chosen on the validation split (README, "Models"): batch normalisation
+    # lets a higher peak rate learn in 6 epochs what 8 did not without it.
+    epochs: int = 6
     batch_size: int = 128
-    learning_rate: float = 2e-3
-    warmup_epochs: float = 0.0  # the learning rate rises linearly to its peak over these
-    label_smoothing: float = 0.0
-    batchnorm: bool = False  # train with batch normalisation, folded away before serving (training.batchnorm)
+    learning_rate: float = 5e-3
+    warmup_epochs: float = 0.5  # the learning rate rises linearly to its peak over these
+    label_smoothing: float = 0.0  # 0.1 measured worse on validation
+    batchnorm: bool = True  # train with batch normalisation, folded away before serving (training.batchnorm)
     seed: int = 1234
     train_limit: int | None = None  # a slice of MNIST, for tests
     test_limit: int | None = None
