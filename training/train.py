@@ -15,11 +15,11 @@ from .fitting import EpochCallback
 
 log = logging.getLogger(__name__)
 
-# Chosen on the validation split among the old affine + noise set, thicker
-# and thinner strokes, elastic distortion and mixes (README, "Models").
-BASELINE_AUGMENT = AugmentConfig(
-    salt_pepper=0.02, shift=0.08, rotation=0.04, zoom=0.1, thickness=0.4, elastic_alpha=16.0, elastic_sigma=4.0
-)
+# Shifts, rotation, zoom and salt-and-pepper noise.  With batch
+# normalisation, adding thicker/thinner strokes and elastic distortion
+# measured worse on validation (99.70% against 99.78%, 8 epochs) and no
+# better on redrawn MNIST (98.76% both); README, "Models".
+BASELINE_AUGMENT = AugmentConfig(salt_pepper=0.02, shift=0.08, rotation=0.04, zoom=0.1)
 
 
 # Batch normalisation's statistics are recomputed on this many training
