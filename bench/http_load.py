@@ -103,7 +103,8 @@ def prepare_database(env: dict, artifact: Path) -> None:
         print("no model in var/: training a small CNN of the served architecture ...", flush=True)
         load = (
             "from training.train import TrainConfig, train_baseline; "
-            "c = TrainConfig(epochs=1, train_limit=3000, test_limit=1000, learning_rate=3e-3, batch_size=64); "
+            "c = TrainConfig(epochs=1, train_limit=3000, test_limit=1000, learning_rate=3e-3, batch_size=64, "
+            "batchnorm=False); "
             f"m = train_baseline(load_mnist(), c, verbose=0)[0]; m.save({str(artifact)!r}); "
         )
     code = (

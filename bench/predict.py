@@ -86,7 +86,9 @@ def setup_model(artifact: str | None) -> None:
         from training.train import TrainConfig, train_baseline
 
         print("Training a small CNN (1 epoch on 3000 images) for the benchmark ...", flush=True)
-        config = TrainConfig(epochs=1, train_limit=3000, test_limit=1000, learning_rate=3e-3, batch_size=64)
+        config = TrainConfig(
+            epochs=1, train_limit=3000, test_limit=1000, learning_rate=3e-3, batch_size=64, batchnorm=False
+        )
         model, metrics, _ = train_baseline(load_mnist(), config, verbose=0)
     lite = litert_for_registration(model, images=load_mnist().x_test)
     version = model_version_register(

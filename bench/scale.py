@@ -111,7 +111,9 @@ def _tiny_version():
     from training.train import TrainConfig, train_baseline
 
     print("training a tiny CNN for the scratch registry ...", flush=True)
-    config = TrainConfig(epochs=1, train_limit=3000, test_limit=1000, learning_rate=3e-3, batch_size=64)
+    config = TrainConfig(
+        epochs=1, train_limit=3000, test_limit=1000, learning_rate=3e-3, batch_size=64, batchnorm=False
+    )
     mnist = load_mnist()
     model, metrics, summary = train_baseline(mnist, config, verbose=0)
     lite = litert_for_registration(model, images=mnist.x_test[:1000])

@@ -34,15 +34,38 @@ def make_dataset(
     return ImageBatches(x, y, batch_size=batch_size, seed=seed, augment=augment, augment_mask=augment_mask)
 
 
-def compile_for_training(model, *, learning_rate: float, steps: int) -> None:
+def smoothed_crossentropy(label_smoothing: float):
+    """Sparse cross-entropy against labels smoothed toward uniform by
+    ``label_smoothing`` (Keras's sparse loss has no smoothing; this keeps the
+    labels, and so the accuracy metric and the batches, as they are)."""
+    import keras
+    from keras import ops
+
+    def loss(y_true, y_pred):
+        hard = keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
+        uniform = -ops.mean(ops.log(ops.clip(y_pred, 1e-7, 1.0)), axis=-1)
+        return (1 - label_smoothing) * hard + label_smoothing * uniform
+
+    return loss
+
+
+def compile_for_training(
+    model, *, learning_rate: float, steps: int, warmup_steps: int = 0, label_smoothing: float = 0.0
+) -> None:
     """Adam with a learning rate cosine-decayed to zero over ``steps``, so the
-    last steps settle; compiling again also applies changed ``trainable`` flags."""
+    last steps settle, after rising linearly from zero over ``warmup_steps``
+    (a high peak rate is safe only once batch statistics have settled);
+    compiling again also applies changed ``trainable`` flags."""
     import keras
 
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
-    )
+    if warmup_steps:
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, steps - warmup_steps, warmup_target=learning_rate, warmup_steps=warmup_steps
+        )
+    else:
+        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+    loss = smoothed_crossentropy(label_smoothing) if label_smoothing else "sparse_categorical_crossentropy"
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=["accuracy"])
 
 
 def progress_callback(on_epoch: EpochCallback, epochs: int):
@@ -85,8 +108,15 @@ def fit(
 
     from models.model_input import model_input
 
-    steps = config.epochs * math.ceil(len(y) / config.batch_size)
-    compile_for_training(model, learning_rate=config.learning_rate, steps=steps)
+    epoch_steps = math.ceil(len(y) / config.batch_size)
+    compile_for_training(
+        model,
+        learning_rate=config.learning_rate,
+        steps=config.epochs * epoch_steps,
+        # The baseline's recipe; fine-tuning has neither.
+        warmup_steps=round(getattr(config, "warmup_epochs", 0) * epoch_steps),
+        label_smoothing=getattr(config, "label_smoothing", 0.0),
+    )
     ds = make_dataset(
         x, y, batch_size=config.batch_size, seed=config.seed, augment=config.augment, augment_mask=augment_mask
     )

@@ -1,8 +1,10 @@
+import keras
 import pytest
 from django.core.management import call_command
 
 from models.models import ModelVersion
 from training.models import TrainingRun
+from training.network import build_cnn
 
 
 @pytest.mark.slow
@@ -17,6 +19,10 @@ def test_train_baseline_registers_and_activates_a_real_model(capsys):
     assert version.mnist_accuracy > 0.8
     assert len(version.metrics["mnist_confusion"]) == 10
     assert version.params["seed"] == 1234 and version.params["augment"]["salt_pepper"] > 0
+    # Trained with batch normalisation, registered as the plain served network.
+    assert version.params["batchnorm"] is True
+    served = keras.models.load_model(version.artifact.path, compile=False)
+    assert [layer.name for layer in served.layers] == [layer.name for layer in build_cnn().layers]
     run = TrainingRun.objects.get()
     assert run.status == TrainingRun.Status.SUCCEEDED and run.result == version
     assert run.history[0]["epoch"] == 1 and "loss" in run.history[0]
