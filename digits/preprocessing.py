@@ -22,6 +22,7 @@ import binascii
 import io
 import re
 import struct
+import zlib
 
 import numpy as np
 import pyspng
@@ -109,14 +110,17 @@ def _canvas_png(data: bytes) -> tuple[str, int, int] | None:
     mode = _SPNG_MODES.get(colour)
     if mode is None or depth != 8:
         return None
-    position = 33  # the chunk after IHDR
-    while position + 8 <= len(data):
-        kind = data[position + 4 : position + 8]
+    position = 8  # IHDR, then every chunk before the pixels, checked as Pillow checks them
+    while position + 12 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind, end = data[position + 4 : position + 8], position + 8 + length
         if kind == b"IDAT":
             return mode, width, height
-        if kind == b"tRNS":  # Pillow composites it: Pillow decodes
+        if kind == b"tRNS" or end + 4 > len(data):  # Pillow composites tRNS; a cut chunk is Pillow's to refuse
             return None
-        position += 12 + int.from_bytes(data[position : position + 4], "big")
+        if zlib.crc32(data[position + 4 : end]) != int.from_bytes(data[end : end + 4], "big"):
+            return None  # Pillow refuses it with its own message
+        position = end + 4
     return None
 
 
