@@ -31,7 +31,6 @@ from .fitting import EpochCallback
 log = logging.getLogger(__name__)
 
 SEED = 20240607
-METHOD = "fine-tune: 12k MNIST rehearsal + drawings augmented (thickness, elastic)"
 # Drawings only: strokes thinner or thicker, bent, slightly turned; no
 # shifts or zoom (the preprocessing centres and scales every drawing).
 DRAWINGS_AUGMENT = AugmentConfig(
@@ -52,6 +51,15 @@ class FineTuneConfig:
     seed: int = SEED
     augment: AugmentConfig = field(default_factory=lambda: DRAWINGS_AUGMENT)
     augment_mnist: bool = False  # augment the rehearsal images too
+
+    @property
+    def method(self) -> str:
+        """How this fine-tune learns, as a version records it and /models/ shows it."""
+        augmented = "rehearsal and drawings augmented" if self.augment_mnist else "drawings augmented"
+        return (
+            f"fine-tune: {self.rehearsal:,} MNIST rehearsal images, {self.epochs} epochs at {self.learning_rate:g}"
+            f" + {augmented} (thickness, elastic)"
+        )
 
     @classmethod
     def from_settings(cls, **overrides) -> FineTuneConfig:

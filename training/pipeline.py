@@ -43,7 +43,7 @@ def fine_tune_candidate(
     from models.serving import read_model
 
     from .datasets import load_mnist, validation_split
-    from .fine_tune import METHOD, build_training_set, fine_tune, gate_judgements, judge, judgement_metrics, per_digit
+    from .fine_tune import build_training_set, fine_tune, gate_judgements, judge, judgement_metrics, per_digit
     from .provenance import version_params
 
     mnist = load_mnist()
@@ -81,5 +81,5 @@ def fine_tune_candidate(
         "validation_count": int(len(split.y_validation)),
         "mnist_test_count": int(len(labels["y_test"])),
     }
-    params = version_params(config, kind="fine_tune", parent=parent.version, method=METHOD)
+    params = version_params(config, kind="fine_tune", parent=parent.version, method=config.method)
     return Candidate(model, metrics, params, summary, decision)

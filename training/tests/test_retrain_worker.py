@@ -81,7 +81,8 @@ def test_a_manual_run_fine_tunes_passes_the_gate_and_is_served(worker, served_ve
     assert version.status_reason.startswith("Gate passed")
     assert version.metrics["gate"]["passed"] and len(version.metrics["heldout_confusion"]) == 10
     assert {"mnist_7_as_9", "heldout_9_as_7", "validation_accuracy", "temperature", "mnist_ece"} <= set(version.metrics)
-    assert version.params["method"].startswith("fine-tune") and version.params["kind"] == "fine_tune"
+    assert version.params["method"].startswith("fine-tune: ") and version.params["kind"] == "fine_tune"
+    assert f"{sum(summary['mnist_per_digit']):,} MNIST rehearsal images" in version.params["method"]
     assert version.params["learning_rate"] == 0.001 and version.params["parent"] == served_version.version
     activation = ModelActivation.objects.get(version=version)
     assert activation.by == f"training run {run.pk}" and activation.previous == served_version
