@@ -156,13 +156,16 @@ def baseline(name):
     print(json.dumps(res), flush=True)
 
 
+# The fine-tune's augmentation of drawings (training/fine_tune.py's DRAWINGS_AUGMENT).
+DRAWINGS_AUG = {"thickness": 0.5, "elastic_alpha": 20.0, "rotation": 0.02}
+
 FT = {
     "plain": dict(),
     "plain_s2": dict(seed=2),
     "pipeline_old": dict(repeat=18, focus=[7, 9], aug=BASE_AUG, aug_which="all"),
     "full_1e4": dict(rehearsal=None, repeat=22, lr=1e-4, epochs=1),
-    "aug_drawings": dict(aug={"thickness": 0.5, "elastic_alpha": 20.0, "rotation": 0.02}, aug_which="drawings"),
-    "aug_all_mild": dict(aug={"thickness": 0.5, "elastic_alpha": 20.0, "rotation": 0.02}, aug_which="all"),
+    "aug_drawings": dict(aug=DRAWINGS_AUG, aug_which="drawings"),
+    "aug_all_mild": dict(aug=DRAWINGS_AUG, aug_which="all"),
     "lwf": dict(lwf=0.5),
     "ewc_1e3": dict(ewc=1e3),
     "ewc_1e5": dict(ewc=1e5),
@@ -177,7 +180,7 @@ FT = {
         repeat=22,
         lr=3e-4,
         epochs=1,
-        aug={"thickness": 0.5, "elastic_alpha": 20.0, "rotation": 0.02},
+        aug=DRAWINGS_AUG,
         aug_which="drawings",
     ),
     "full_aug_1e4_2": dict(
@@ -185,30 +188,26 @@ FT = {
         repeat=22,
         lr=1e-4,
         epochs=2,
-        aug={"thickness": 0.5, "elastic_alpha": 20.0, "rotation": 0.02},
+        aug=DRAWINGS_AUG,
         aug_which="drawings",
     ),
-    "r24_aug": dict(
-        rehearsal=24000, aug={"thickness": 0.5, "elastic_alpha": 20.0, "rotation": 0.02}, aug_which="drawings"
-    ),
-    "aug_lr1e4": dict(lr=1e-4, aug={"thickness": 0.5, "elastic_alpha": 20.0, "rotation": 0.02}, aug_which="drawings"),
+    "r24_aug": dict(rehearsal=24000, aug=DRAWINGS_AUG, aug_which="drawings"),
+    "aug_lr1e4": dict(lr=1e-4, aug=DRAWINGS_AUG, aug_which="drawings"),
     "aug_soft": dict(aug={"thickness": 0.3, "elastic_alpha": 10.0, "rotation": 0.02}, aug_which="drawings"),
-    "aug_rep11": dict(repeat=11, aug={"thickness": 0.5, "elastic_alpha": 20.0, "rotation": 0.02}, aug_which="drawings"),
-    "lwf8_aug": dict(lwf=0.8, aug={"thickness": 0.5, "elastic_alpha": 20.0, "rotation": 0.02}, aug_which="drawings"),
-    "aug_ep2": dict(epochs=2, aug={"thickness": 0.5, "elastic_alpha": 20.0, "rotation": 0.02}, aug_which="drawings"),
+    "aug_rep11": dict(repeat=11, aug=DRAWINGS_AUG, aug_which="drawings"),
+    "lwf8_aug": dict(lwf=0.8, aug=DRAWINGS_AUG, aug_which="drawings"),
+    "aug_ep2": dict(epochs=2, aug=DRAWINGS_AUG, aug_which="drawings"),
     "aug_thick": dict(aug={"thickness": 0.5}, aug_which="drawings"),
-    "aug_drawings_s2": dict(
-        aug={"thickness": 0.5, "elastic_alpha": 20.0, "rotation": 0.02}, aug_which="drawings", seed=2
-    ),
+    "aug_drawings_s2": dict(aug=DRAWINGS_AUG, aug_which="drawings", seed=2),
     "full_1e4_aug": dict(
         rehearsal=None,
         repeat=22,
         lr=1e-4,
         epochs=1,
-        aug={"thickness": 0.5, "elastic_alpha": 20.0, "rotation": 0.02},
+        aug=DRAWINGS_AUG,
         aug_which="drawings",
     ),
-    "lwf_aug": dict(lwf=0.5, aug={"thickness": 0.5, "elastic_alpha": 20.0, "rotation": 0.02}, aug_which="drawings"),
+    "lwf_aug": dict(lwf=0.5, aug=DRAWINGS_AUG, aug_which="drawings"),
 }
 
 
