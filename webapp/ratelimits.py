@@ -18,6 +18,7 @@ local memory) django-ratelimit counts."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -63,9 +64,9 @@ return {0, 0}
 """
 RATE = re.compile(r"^(\d+)/(\d*)([smhd])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_scripts: dict[int, object] = {}
 
 
+@functools.lru_cache(maxsize=64)  # two per request, from a handful of settings
 def rate_parse(rate: str) -> tuple[int, int]:
     """("20/s") -> (20, 1): requests allowed per window, the window in seconds
     (django-ratelimit's notation, "5/10m" included)."""
@@ -76,18 +77,21 @@ def rate_parse(rate: str) -> tuple[int, int]:
     return int(count), int(multiple or 1) * UNIT_SECONDS[unit]
 
 
+@functools.cache
+def _count_both(client):
+    """COUNT_BOTH for ``client``; run by its hash, loaded again if Redis lost it."""
+    return client.register_script(COUNT_BOTH)
+
+
 def _over_redis(request: HttpRequest, *, group: str, rate: str, ceiling: str) -> tuple[int, str] | None:
     """Both counts in one round trip: None, or (seconds left, the limit passed)."""
     cache = caches["default"]
     client = cache.redis_client()
-    script = _scripts.get(id(client))
-    if script is None:
-        script = _scripts[id(client)] = client.register_script(COUNT_BOTH)
     keys = [
         cache.make_and_validate_key(f"rl:{group}:{browser_key(group, request)}"),
         cache.make_and_validate_key(f"rl:{group}-address:{address_key(group, request)}"),
     ]
-    which, left = script(keys=keys, args=[*rate_parse(rate), *rate_parse(ceiling)], client=client)
+    which, left = _count_both(client)(keys=keys, args=[*rate_parse(rate), *rate_parse(ceiling)], client=client)
     if not which:
         return None
     return max(1, int(left)), rate if which == 1 else f"{ceiling} per address"
