@@ -178,7 +178,7 @@ def test_stored_pixels_decode_to_the_array_that_was_stored():
     "paper", ["transparent", "opaque RGBA", "grayscale", "ink on the edge", "RGB, white transparent", "palette"]
 )
 def test_the_fast_canvas_path_gives_exactly_what_pillow_alone_gives(paper):
-    from digits.preprocessing import _darkness, ink_to_mnist
+    from digits.preprocessing import _canvas_png, _darkness, ink_to_mnist
 
     image = Image.open(io.BytesIO(seven_png(transparent=paper == "transparent")))
     if paper == "opaque RGBA":
@@ -198,6 +198,19 @@ def test_the_fast_canvas_path_gives_exactly_what_pillow_alone_gives(paper):
         assert b"tRNS" in data
     whole = ink_to_mnist(_darkness(Image.open(io.BytesIO(data))))  # Pillow's decoder, the whole image
     assert np.array_equal(drawing_to_mnist(data), whole)
+    # Which decoder it took: libspng for canvases, Pillow for transparency chunks and palettes.
+    assert (_canvas_png(data) is None) == (paper in ("RGB, white transparent", "palette"))
+
+
+def test_a_png_with_a_broken_chunk_crc_is_left_to_pillow():
+    from digits.preprocessing import _canvas_png
+
+    data = bytearray(seven_png())
+    assert _canvas_png(bytes(data)) == ("RGBA", 280, 280)
+    data[29] ^= 0xFF  # the last byte of IHDR's CRC
+    assert _canvas_png(bytes(data)) is None
+    with pytest.raises(UnreadableImage):
+        drawing_to_mnist(bytes(data))
 
 
 def test_a_canvas_exported_by_chromium_reads_as_pillow_reads_it():
@@ -205,9 +218,10 @@ def test_a_canvas_exported_by_chromium_reads_as_pillow_reads_it():
     every row "Up"-filtered, through libspng; Pillow alone gives the same."""
     from pathlib import Path
 
-    from digits.preprocessing import _darkness, ink_to_mnist
+    from digits.preprocessing import _canvas_png, _darkness, ink_to_mnist
 
     data = (Path(__file__).resolve().parents[2] / "bench" / "data" / "chromium_canvas_seven.png").read_bytes()
+    assert _canvas_png(data) == ("RGBA", 280, 280)  # libspng decodes it
     whole = ink_to_mnist(_darkness(Image.open(io.BytesIO(data))))
     assert np.array_equal(drawing_to_mnist(data), whole)
     assert similarity(drawing_to_mnist(data), drawing_to_mnist(seven_png(**LARGE_CENTRED))) > 0.8  # a zero: 0.35
