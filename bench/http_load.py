@@ -303,17 +303,27 @@ def baseline_tree(ref: str) -> Path:
     return folder
 
 
-def serve_and_measure(name: str, tree: Path, env: dict, args, tokens: list[str], body: str, var_dir: Path) -> dict:
+def serve_and_measure(
+    name: str,
+    tree: Path,
+    env: dict,
+    args,
+    tokens: list[str],
+    body: str,
+    var_dir: Path,
+    *,
+    app: str = "webapp.wsgi:application",
+    levels_only: bool = False,
+) -> dict:
     port = int(env["GUNICORN_BIND"].rsplit(":", 1)[1])
     url = f"http://127.0.0.1:{port}/api/digits/predict"
-    lua = wrk_script(var_dir / f"{name}.lua", tokens, body)
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower())[:40]
+    lua = wrk_script(var_dir / f"{slug}.lua", tokens, body)
     lua_acts = wrk_script(
-        var_dir / f"{name}_acts.lua", tokens, body.replace('"activations": false', '"activations": true')
+        var_dir / f"{slug}_acts.lua", tokens, body.replace('"activations": false', '"activations": true')
     )
     print(f"\n== {name}: {tree} ==", flush=True)
-    server = subprocess.Popen(
-        [PY, "-m", "gunicorn", "webapp.wsgi:application", "-c", "webapp/gunicorn.conf.py"], cwd=tree, env=env
-    )
+    server = subprocess.Popen([PY, "-m", "gunicorn", app, "-c", "webapp/gunicorn.conf.py"], cwd=tree, env=env)
     out: dict = {"levels": {}}
     try:
         wait_until_up(f"http://127.0.0.1:{port}/api/openapi.json")
@@ -331,6 +341,8 @@ def serve_and_measure(name: str, tree: Path, env: dict, args, tokens: list[str],
                 f"{c:>4} {r['rps']:>8.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['errors']:>6} {r['requests']:>8} "
                 f"{r['cpu_ms']:>10.2f}"
             )
+        if levels_only:
+            return out
         r = out["acts"] = wrk(url, lua_acts, 1, args.duration)
         print(f"with activations, concurrency 1: {r['rps']:.0f} req/s, p50 {r['p50_ms']:.2f} ms, errors {r['errors']}")
         out["rss"] = [rss_mib(pid) for pid in worker_pids(server.pid)]
@@ -355,6 +367,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (docker-compose uses 2)")
     parser.add_argument("--sessions", type=int, default=400, help="browser sessions the load rotates over")
     parser.add_argument("--baseline-ref", default=BASELINE_REF, help="git ref of the old path ('' to skip)")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also serve this tree with the drawing's work replaced by a stored answer (bench/stack_floor.py): "
+        "what the stack alone costs",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -382,6 +400,13 @@ def main() -> None:
             )
             prepare_database(env, artifact)  # v1 active again, a fresh cache
         runs.append(("new", serve_and_measure("LiteRT (this tree)", ROOT, env, args, tokens, body, var_dir)))
+        if args.floor:
+            prepare_database(env, artifact)
+            name = "the stack alone (bench/stack_floor.py: every answer stored, no drawing work)"
+            floor = serve_and_measure(
+                name, ROOT, env, args, tokens, body, var_dir, app="bench.stack_floor:application", levels_only=True
+            )
+            runs.append(("floor", floor))
     finally:
         if baseline:
             subprocess.run(["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT, capture_output=True)
@@ -420,6 +445,14 @@ def summary(runs: dict) -> None:
     for name, fmt, met in rows:
         verdict = "" if met is None else "met" if met else "NOT met"
         print(f"  {name:<62} {both(fmt)}  {verdict}")
+    if "floor" in runs:
+        floor, levels = runs["floor"]["levels"], new["levels"]
+        print(
+            f"  the stack alone (no drawing work): c=1 p50 {floor[1]['p50_ms']:.2f} ms "
+            f"(with it {levels[1]['p50_ms']:.2f}), c=32 {floor[32]['rps']:.0f} req/s "
+            f"(with it {levels[32]['rps']:.0f}), "
+            f"CPU per request at c=32 {floor[32]['cpu_ms']:.2f} ms (with it {levels[32]['cpu_ms']:.2f})"
+        )
 
 
 if __name__ == "__main__":
