@@ -24,6 +24,19 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
+
+def env_float(name: str, *, default: float) -> float:
+    """A number as Python writes it.  django-environ's float() drops every
+    letter first, so FINE_TUNE_LEARNING_RATE=1e-3 became "1-3" and failed."""
+    raw = env.str(name, default="")
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
+
+
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -127,7 +140,7 @@ AUTHENTICATION_BACKENDS = [
 # lock it for an hour.
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
+AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_HOURS", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_CLIENT_IP_CALLABLE = "webapp.clients.client_address"  # behind the proxy, the client's own address
 AXES_RESET_ON_SUCCESS = True
@@ -234,7 +247,7 @@ FOCUS_DIGITS = [int(d) for d in env.list("FOCUS_DIGITS", default=["7", "9"])]
 if any(d not in range(10) for d in FOCUS_DIGITS):
     raise ImproperlyConfigured("FOCUS_DIGITS must be digits 0-9")
 # How often a web process looks for a newly activated model version (seconds).
-MODEL_POLL_SECONDS = env.float("MODEL_POLL_SECONDS", default=0.5)
+MODEL_POLL_SECONDS = env_float("MODEL_POLL_SECONDS", default=0.5)
 # Threads of each LiteRT interpreter (one interpreter per web thread): one
 # sample gains nothing from more, and a host runs several workers.
 INFERENCE_THREADS = env.int("INFERENCE_THREADS", default=1)
@@ -250,13 +263,13 @@ if DIGITS_MAX_BODY_BYTES < 1024 or DIGITS_MAX_PIXELS < 28 * 28:
 # When it runs is a django-celery-beat schedule staff edit in the admin
 # (nightly by default); these say how much data starts one and how it learns.
 RETRAIN_THRESHOLD = env.int("RETRAIN_THRESHOLD", default=100)  # newly approved drawings that start a run
-RETRAIN_HELDOUT_SHARE = env.float("RETRAIN_HELDOUT_SHARE", default=0.2)  # drawings kept for judging, by id
+RETRAIN_HELDOUT_SHARE = env_float("RETRAIN_HELDOUT_SHARE", default=0.2)  # drawings kept for judging, by id
 RETRAIN_TIME_LIMIT = env.int("RETRAIN_TIME_LIMIT", default=1800)  # seconds; the task is killed after this
 FINE_TUNE_EPOCHS = env.int("FINE_TUNE_EPOCHS", default=3)
 FINE_TUNE_BATCH_SIZE = env.int("FINE_TUNE_BATCH_SIZE", default=128)
-FINE_TUNE_LEARNING_RATE = env.float("FINE_TUNE_LEARNING_RATE", default=3e-4)
+FINE_TUNE_LEARNING_RATE = env_float("FINE_TUNE_LEARNING_RATE", default=3e-4)
 FINE_TUNE_REHEARSAL = env.int("FINE_TUNE_REHEARSAL", default=12000)  # MNIST training images mixed in
-FINE_TUNE_COLLECTED_SHARE = env.float("FINE_TUNE_COLLECTED_SHARE", default=0.18)  # drawings repeated up to this share
+FINE_TUNE_COLLECTED_SHARE = env_float("FINE_TUNE_COLLECTED_SHARE", default=0.18)  # drawings repeated up to this share
 FINE_TUNE_FOCUS_OVERSAMPLE = env.int("FINE_TUNE_FOCUS_OVERSAMPLE", default=1)  # focus digits seen this many times
 # Drawings one run learns from and is judged on, at most: a run's time does not
 # grow with the collection (training.selectors.training_drawings_pick).
@@ -264,7 +277,7 @@ FINE_TUNE_MAX_DRAWINGS = env.int("FINE_TUNE_MAX_DRAWINGS", default=10000)
 FINE_TUNE_MAX_HELDOUT = env.int("FINE_TUNE_MAX_HELDOUT", default=5000)
 FINE_TUNE_TEST_LIMIT = env.int("FINE_TUNE_TEST_LIMIT", default=0)  # 0: the whole MNIST test set
 # How far below the best MNIST validation accuracy of its lineage a candidate may be (0.15 points).
-GATE_LINEAGE_TOLERANCE = env.float("GATE_LINEAGE_TOLERANCE", default=0.0015)
+GATE_LINEAGE_TOLERANCE = env_float("GATE_LINEAGE_TOLERANCE", default=0.0015)
 for _name in ("RETRAIN_HELDOUT_SHARE", "FINE_TUNE_COLLECTED_SHARE"):
     if not 0 <= globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 0 and below 1")

@@ -42,3 +42,13 @@ def test_check_deploy_flags_a_weak_secret_key():
     result = _manage("check", "--deploy", "--fail-level", "WARNING", DEBUG="false", HTTPS="true", SECRET_KEY="short")
     assert result.returncode != 0
     assert "security.W009" in result.stdout + result.stderr
+
+
+def test_a_number_setting_reads_python_notation_and_refuses_what_is_not_a_number():
+    show = "from django.conf import settings; print(settings.FINE_TUNE_LEARNING_RATE, settings.MODEL_POLL_SECONDS)"
+    result = _manage("shell", "--no-imports", "-c", show, DEBUG="true", FINE_TUNE_LEARNING_RATE="1e-3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0.001", "0.5"]
+    result = _manage("check", DEBUG="true", FINE_TUNE_LEARNING_RATE="fast")
+    assert result.returncode != 0
+    assert "FINE_TUNE_LEARNING_RATE='fast' is not a number" in result.stderr
