@@ -30,8 +30,10 @@ STATISTICS_IMAGES = 4_000
 @dataclass
 class TrainConfig:
     # Chosen on the validation split (README, "Models"): batch normalisation
-    # lets a higher peak rate learn more in the same 8 epochs.
-    epochs: int = 8
+    # lets a higher peak rate learn more in the same epochs; a ninth epoch
+    # measured 99.74% on validation against 99.66% for eight, within the
+    # 5-minute budget.
+    epochs: int = 9
     batch_size: int = 128
     learning_rate: float = 5e-3
     warmup_epochs: float = 0.5  # the learning rate rises linearly to its peak over these
