@@ -50,12 +50,21 @@ def smoothed_crossentropy(label_smoothing: float):
 
 
 def compile_for_training(
-    model, *, learning_rate: float, steps: int, warmup_steps: int = 0, label_smoothing: float = 0.0
+    model,
+    *,
+    learning_rate: float,
+    steps: int,
+    warmup_steps: int = 0,
+    label_smoothing: float = 0.0,
+    ema_momentum: float = 0.0,
+    soft_targets: bool = False,
 ) -> None:
     """Adam with a learning rate cosine-decayed to zero over ``steps``, so the
     last steps settle, after rising linearly from zero over ``warmup_steps``
     (a high peak rate is safe only once batch statistics have settled);
-    compiling again also applies changed ``trainable`` flags."""
+    compiling again also applies changed ``trainable`` flags.  With
+    ``ema_momentum`` the optimizer also keeps an exponential moving average
+    of the weights (Polyak averaging), which ``fit`` ends on."""
     import keras
 
     if warmup_steps:
@@ -64,8 +73,14 @@ def compile_for_training(
         )
     else:
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
-    loss = smoothed_crossentropy(label_smoothing) if label_smoothing else "sparse_categorical_crossentropy"
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=["accuracy"])
+    if soft_targets:  # (N, 10) probabilities, as distillation gives
+        loss = "categorical_crossentropy"
+    elif label_smoothing:
+        loss = smoothed_crossentropy(label_smoothing)
+    else:
+        loss = "sparse_categorical_crossentropy"
+    ema = dict(use_ema=True, ema_momentum=ema_momentum) if ema_momentum else {}
+    model.compile(optimizer=keras.optimizers.Adam(schedule, **ema), loss=loss, metrics=["accuracy"])
 
 
 def progress_callback(on_epoch: EpochCallback, epochs: int):
@@ -101,9 +116,11 @@ def fit(
     validation: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> int:
     """Compile ``model`` and train it on uint8 images ``x`` with labels ``y``
-    (changed in place).  With ``validation`` (uint8 images, labels), the
+    (or (N, 10) soft targets) (changed in place).  With ``validation`` (uint8 images, labels), the
     weights of the epoch most accurate on it are kept, never by the test set.
-    Returns the epoch kept (1-based)."""
+    With ``config.ema_momentum`` the weights judged each epoch and kept are
+    the moving average, not the last step's.  Returns the epoch kept
+    (1-based)."""
     import keras
 
     from models.model_input import model_input
@@ -116,11 +133,22 @@ def fit(
         # The baseline's recipe; fine-tuning has neither.
         warmup_steps=round(getattr(config, "warmup_epochs", 0) * epoch_steps),
         label_smoothing=getattr(config, "label_smoothing", 0.0),
+        ema_momentum=getattr(config, "ema_momentum", 0.0),
+        soft_targets=np.ndim(y) == 2,
     )
     ds = make_dataset(
         x, y, batch_size=config.batch_size, seed=config.seed, augment=config.augment, augment_mask=augment_mask
     )
     callbacks = [progress_callback(on_epoch, config.epochs)] if on_epoch else []
+    if getattr(config, "ema_momentum", 0.0):
+        # The averaged weights go into the model at each epoch's end, before
+        # the callbacks after this one (the validation check that keeps an
+        # epoch), and are validated; Keras's fit ends on them as well.  With
+        # batch normalisation the moving statistics follow the raw weights,
+        # so early epochs' averages read low (about 10% of validation after
+        # 3 of 8 epochs at 0.999): only late epochs are kept, and the
+        # baseline recomputes the statistics for them before folding.
+        callbacks.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     if validation is None:
         model.fit(ds, epochs=config.epochs, verbose=verbose, callbacks=callbacks)
         return config.epochs

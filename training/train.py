@@ -30,12 +30,18 @@ STATISTICS_IMAGES = 4_000
 @dataclass
 class TrainConfig:
     # Chosen on the validation split (README, "Models"): batch normalisation
-    # lets a higher peak rate learn more in the same 8 epochs.
-    epochs: int = 8
+    # lets a higher peak rate learn more in the same epochs; a ninth epoch
+    # measured 99.74% on validation against 99.66% for eight, within the
+    # 5-minute budget.
+    epochs: int = 9
     batch_size: int = 128
     learning_rate: float = 5e-3
     warmup_epochs: float = 0.5  # the learning rate rises linearly to its peak over these
     label_smoothing: float = 0.0  # 0.1 measured worse on validation
+    # > 0: end on an exponential moving average of the weights (Polyak
+    # averaging).  0.999 measured lower on validation (99.64% against 99.66%
+    # at 8 epochs, 99.66% against 99.74% at 9; README, "Models"): off.
+    ema_momentum: float = 0.0
     batchnorm: bool = True  # train with batch normalisation, folded away before serving (training.batchnorm)
     seed: int = 1234
     train_limit: int | None = None  # a slice of MNIST, for tests

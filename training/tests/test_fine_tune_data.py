@@ -66,3 +66,33 @@ def test_rehearsal_and_drawings_are_mixed_as_configured_and_only_drawings_are_ma
     focus = np.isin(drawings_y, [7, 9]).sum()
     assert data.is_drawing.sum() == 5 * (100 + focus)
     assert not data.is_drawing[: len(data.y) - data.is_drawing.sum()].any()
+
+
+def test_distillation_mixes_the_parents_answers_into_the_rehearsal_targets_only(mnist, tiny_model_path):
+    import keras
+
+    from training.evaluation import predict_probabilities
+    from training.fine_tune import distillation_targets
+
+    parent = keras.models.load_model(tiny_model_path, compile=False)
+    config = FineTuneConfig(rehearsal=200, collected_share=0.2)
+    data = build_training_set(
+        mnist_x=mnist.x_train,
+        mnist_y=mnist.y_train,
+        drawings_x=mnist.x_test[:20],
+        drawings_y=mnist.y_test[:20],
+        config=config,
+    )
+    targets = distillation_targets(parent, data, 0.5)
+    assert targets.shape == (len(data.y), 10)
+    np.testing.assert_allclose(targets.sum(axis=1), 1, rtol=1e-5)
+    drawings = data.is_drawing
+    np.testing.assert_array_equal(targets[drawings], np.eye(10)[data.y[drawings]])  # labels, not the parent
+    expected = 0.5 * np.eye(10)[data.y[~drawings]] + 0.5 * predict_probabilities(parent, data.x[~drawings])
+    np.testing.assert_allclose(targets[~drawings], expected, atol=1e-6)
+
+
+def test_a_version_records_distillation_and_weight_averaging_in_its_method():
+    assert "distillation" not in FineTuneConfig(distill=0.0).method
+    assert "distillation to the parent (0.5" in FineTuneConfig(distill=0.5).method
+    assert "weight averaging (EMA 0.99)" in FineTuneConfig(ema_momentum=0.99).method
