@@ -96,3 +96,29 @@ def test_a_version_records_distillation_and_weight_averaging_in_its_method():
     assert "distillation" not in FineTuneConfig(distill=0.0).method
     assert "distillation to the parent (0.5" in FineTuneConfig(distill=0.5).method
     assert "weight averaging (EMA 0.99)" in FineTuneConfig(ema_momentum=0.99).method
+
+
+def test_the_same_fine_tune_ends_on_the_same_weights_whenever_the_parent_was_loaded(mnist, tiny_model_path):
+    """Each load gives the dropout layer another seed (Python's random state
+    moves on); the fine-tune's own seed decides, not the load."""
+    import random
+
+    import keras
+
+    from training.fine_tune import fine_tune
+
+    config = FineTuneConfig(epochs=1, rehearsal=300, collected_share=0.2)
+    data = build_training_set(
+        mnist_x=mnist.x_train,
+        mnist_y=mnist.y_train,
+        drawings_x=mnist.x_test[:30],
+        drawings_y=mnist.y_test[:30],
+        config=config,
+    )
+    weights = []
+    for state in (1, 2):
+        random.seed(state)  # what the process happened to draw before loading
+        parent = keras.models.load_model(tiny_model_path, compile=False)
+        weights.append([w.numpy() for w in fine_tune(parent, data, config).weights])
+    for first, second in zip(*weights, strict=True):
+        np.testing.assert_array_equal(first, second)
