@@ -68,6 +68,17 @@ def test_rehearsal_and_drawings_are_mixed_as_configured_and_only_drawings_are_ma
     assert not data.is_drawing[: len(data.y) - data.is_drawing.sum()].any()
 
 
+def _with_test_digits_as_drawings(mnist, config: FineTuneConfig, count: int):
+    """A fine-tuning set whose "drawings" are the first ``count`` MNIST test digits."""
+    return build_training_set(
+        mnist_x=mnist.x_train,
+        mnist_y=mnist.y_train,
+        drawings_x=mnist.x_test[:count],
+        drawings_y=mnist.y_test[:count],
+        config=config,
+    )
+
+
 def test_distillation_mixes_the_parents_answers_into_the_rehearsal_targets_only(mnist, tiny_model_path):
     import keras
 
@@ -76,13 +87,7 @@ def test_distillation_mixes_the_parents_answers_into_the_rehearsal_targets_only(
 
     parent = keras.models.load_model(tiny_model_path, compile=False)
     config = FineTuneConfig(rehearsal=200, collected_share=0.2)
-    data = build_training_set(
-        mnist_x=mnist.x_train,
-        mnist_y=mnist.y_train,
-        drawings_x=mnist.x_test[:20],
-        drawings_y=mnist.y_test[:20],
-        config=config,
-    )
+    data = _with_test_digits_as_drawings(mnist, config, 20)
     targets = distillation_targets(parent, data, 0.5)
     assert targets.shape == (len(data.y), 10)
     np.testing.assert_allclose(targets.sum(axis=1), 1, rtol=1e-5)
@@ -108,17 +113,14 @@ def test_the_same_fine_tune_ends_on_the_same_weights_whenever_the_parent_was_loa
     from training.fine_tune import fine_tune
 
     config = FineTuneConfig(epochs=1, rehearsal=300, collected_share=0.2)
-    data = build_training_set(
-        mnist_x=mnist.x_train,
-        mnist_y=mnist.y_train,
-        drawings_x=mnist.x_test[:30],
-        drawings_y=mnist.y_test[:30],
-        config=config,
-    )
-    weights = []
-    for state in (1, 2):
-        random.seed(state)  # what the process happened to draw before loading
-        parent = keras.models.load_model(tiny_model_path, compile=False)
-        weights.append([w.numpy() for w in fine_tune(parent, data, config).weights])
+    data = _with_test_digits_as_drawings(mnist, config, 30)
+    weights, saved = [], random.getstate()
+    try:
+        for state in (1, 2):
+            random.seed(state)  # what the process happened to draw before loading
+            parent = keras.models.load_model(tiny_model_path, compile=False)
+            weights.append([w.numpy() for w in fine_tune(parent, data, config).weights])
+    finally:
+        random.setstate(saved)
     for first, second in zip(*weights, strict=True):
         np.testing.assert_array_equal(first, second)
