@@ -14,9 +14,6 @@ class ModelVersion(models.Model):
     version = models.PositiveIntegerField(unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
-    training_run = models.ForeignKey(
-        "training.TrainingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
     artifact = models.FileField(storage=artifact_storage, max_length=255)
     sha256 = models.CharField(max_length=64)
     # What web processes serve: the LiteRT export of ``artifact``, checked

@@ -85,7 +85,6 @@ def model_version_register(
     params: dict,
     data_summary: dict,
     parent: ModelVersion | None = None,
-    training_run=None,
 ) -> ModelVersion:
     """Save ``model`` (Keras) and ``litert`` (its LiteRT export, checked
     against it by training.export: what web processes serve) as artifacts,
@@ -106,7 +105,6 @@ def model_version_register(
         lite_sha = hashlib.sha256(litert).hexdigest()
         fields = dict(
             parent=parent,
-            training_run=training_run,
             sha256=sha,
             litert_sha256=lite_sha,
             architecture=architecture,

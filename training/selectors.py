@@ -140,6 +140,12 @@ def last_fine_tune_run() -> TrainingRun | None:
     )
 
 
+def training_runs_by_version(*, version_ids: list[int]) -> dict[int, int]:
+    """The run that made each of these versions, as {version id: run id}
+    (``TrainingRun.result``); a version a person uploaded has none."""
+    return dict(TrainingRun.objects.filter(result_id__in=version_ids).values_list("result_id", "id"))
+
+
 def lineage_best_validation_accuracy(*, version) -> float | None:
     """The best MNIST validation accuracy recorded by ``version`` or any of
     its ancestors (versions from before the validation split have none)."""

@@ -154,11 +154,13 @@ def _progress_of(run_id: int, also: EpochCallback | None = None) -> EpochCallbac
 
 
 def _version_register(
-    *, run: TrainingRun, model, litert: LiteRTArtifact, metrics: dict, parent: ModelVersion | None = None, **fields
+    *, model, litert: LiteRTArtifact, metrics: dict, parent: ModelVersion | None = None, **fields
 ) -> ModelVersion:
-    """Register what ``run`` trained, with its checked LiteRT export (what web
+    """Register what a run trained, with its checked LiteRT export (what web
     processes serve) and the layer summary the page shows; once it commits,
-    a worker reads the held-out and recent drawings with it (training.readings)."""
+    a worker reads the held-out and recent drawings with it (training.readings).
+    The run points at the version (``TrainingRun.result``), not the other way:
+    the registry knows nothing of training."""
     from .readings import version_readings_request
 
     version = model_version_register(
@@ -167,7 +169,6 @@ def _version_register(
         architecture=litert.architecture,
         metrics={**metrics, "litert": litert.as_dict()},
         parent=parent,
-        training_run=run,
         **fields,
     )
     version_readings_request(version_id=version.pk)
@@ -204,9 +205,7 @@ def baseline_train(
         model, metrics, summary = train_baseline(data, config, on_epoch=_progress_of(run.pk, on_epoch), verbose=verbose)
         params = version_params(config, kind="baseline", method="baseline (from scratch)")
         litert = litert_for_registration(model, images=data.x_test)  # refused: nothing is registered
-        version = _version_register(
-            run=run, model=model, litert=litert, metrics=metrics, params=params, data_summary=summary
-        )
+        version = _version_register(model=model, litert=litert, metrics=metrics, params=params, data_summary=summary)
         training_run_finish(run_id=run.pk, status=TrainingRun.Status.SUCCEEDED, result=version, data_summary=summary)
         if activate_if_none:
             by = f"training run {run.pk}"
@@ -285,7 +284,6 @@ def _fine_tune_outcome_record(run: TrainingRun, parent: ModelVersion, candidate,
     finish the run, all in one transaction."""
     with transaction.atomic():
         version = _version_register(
-            run=run,
             model=candidate.model,
             litert=litert,
             metrics=candidate.metrics,

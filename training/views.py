@@ -16,7 +16,7 @@ from models.models import ModelVersion
 from models.selectors import activation_history, model_version_list
 from webapp.staff import staff_page
 
-from .selectors import training_run_latest, training_run_list
+from .selectors import training_run_latest, training_run_list, training_runs_by_version
 
 NO_DRAWINGS = DrawingsOfVersion(predicted=0, checked=0, right=0)
 
@@ -26,13 +26,14 @@ def models_page(request):
     """Versions with metrics, lineage and how each did on real drawings, the
     run in progress, and who served what when."""
     drawings = drawings_per_model_version()
-    versions = [(v, drawings.get(v.pk, NO_DRAWINGS)) for v in model_version_list()]
+    versions = list(model_version_list())
+    made_by = training_runs_by_version(version_ids=[v.pk for v in versions])
     context = {
-        "versions": versions,
+        "versions": [(v, drawings.get(v.pk, NO_DRAWINGS), made_by.get(v.pk)) for v in versions],
         "latest_run": training_run_latest(),
         "runs": training_run_list(limit=10),
         "activations": activation_history(),
-        **versions_compared(versions=[v for v, _ in versions], a=request.GET.get("a"), b=request.GET.get("b")),
+        **versions_compared(versions=versions, a=request.GET.get("a"), b=request.GET.get("b")),
     }
     return render(request, "training/models_page.html", context)
 

@@ -32,6 +32,7 @@ def test_the_models_page_shows_versions_lineage_progress_and_the_timeline(
     v2.params = {"kind": "fine_tune", "method": "fine-tune: 12k MNIST rehearsal + drawings augmented"}
     v2.save(update_fields=["params"])
     model_version_activate(version=v2, by="training run 7", reason="Gate passed: ...")
+    made_v2 = TrainingRun.objects.create(trigger="threshold", status="succeeded", epoch=3, epochs=3, result=v2)
     TrainingRun.objects.create(
         trigger=TrainingRun.Trigger.MANUAL, status="running", epoch=1, epochs=3, requested_by="ada.lovelace"
     )
@@ -42,6 +43,7 @@ def test_the_models_page_shows_versions_lineage_progress_and_the_timeline(
     assert "v2" in html and "0.9900" in html and "0.9000" in html and "0.9952" in html
     assert "fine-tune: 12k MNIST rehearsal + drawings augmented" in html and "1.43 / 0.0021" in html
     assert "No held-out 9s: not judged." in html
+    assert f"<td>v1</td>\n        <td>{made_v2.pk}</td>" in html  # parent, then the run that made it
     assert '1/2\n          <span class="muted">(3 predicted)' in html  # v2 was right on one of two approved
     assert 'id="run-progress" max="3" value="1"' in html and "ada.lovelace" in html
     assert "v2 served, replacing v1" in html and "by training run 7" in html and "by test fixture" in html

@@ -10,6 +10,7 @@ from digits.models import SampleReading
 from models.models import ModelActivation, ModelVersion
 from training.locks import single_flight
 from training.models import TrainingRun
+from training.selectors import training_runs_by_version
 from training.services import training_run_request
 from training.tasks import retrain_check_threshold
 
@@ -76,7 +77,9 @@ def test_a_manual_run_fine_tunes_passes_the_gate_and_is_served(worker, served_ve
     assert sum(summary["mnist_per_digit"]) == 2000
 
     version = run.result
-    assert version.parent == served_version and version.training_run_id == run.pk
+    assert version.parent == served_version and training_runs_by_version(version_ids=[version.pk]) == {
+        version.pk: run.pk
+    }
     assert version.status == ModelVersion.Status.ACTIVE, version.status_reason
     assert version.status_reason.startswith("Gate passed")
     assert version.metrics["gate"]["passed"] and len(version.metrics["heldout_confusion"]) == 10
