@@ -41,7 +41,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-STYLES = ["nine_open", "one_flag", "zero_slashed", "seven_crossbar"]  # bench/retrain_experiment.py
 DEFAULT_VARIANTS = ["pipeline=", "full rehearsal=rehearsal=55000,epochs=1,learning_rate=0.001"]
 REDRAWN_VALIDATION_SEED = 77
 
@@ -66,6 +65,7 @@ def experiment_drawings() -> dict:
     generator (seed 1) split by content hash as the platform splits them, and
     100 a style from the fresh generator, seeds 2 (reported) and 3 (for choosing)."""
     from bench.canvas_digits import style_drawings
+    from bench.retrain_experiment import STYLES
     from digits.preprocessing import drawing_to_mnist
     from training.selectors import is_held_out
 
