@@ -43,6 +43,7 @@ def test_the_models_page_shows_versions_lineage_progress_and_the_timeline(
     assert "v2" in html and "0.9900" in html and "0.9000" in html and "0.9952" in html
     assert "fine-tune: 12k MNIST rehearsal + drawings augmented" in html and "1.43 / 0.0021" in html
     assert "No held-out 9s: not judged." in html
+    assert "<td>0.9000</td>\n        <td>–</td>" in html  # no 7/9 confusion recorded: a dash, not a bare "/"
     assert f"<td>v1</td>\n        <td>{made_v2.pk}</td>" in html  # parent, then the run that made it
     assert '1/2\n          <span class="muted">(3 predicted)' in html  # v2 was right on one of two approved
     assert 'id="run-progress" max="3" value="1"' in html and "ada.lovelace" in html
