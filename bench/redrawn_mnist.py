@@ -99,15 +99,23 @@ def redrawn_mnist_test(*, count: int = 10000, seed: int = SEED, cache_dir: Path 
     """The first ``count`` MNIST test digits redrawn, with their labels; cached."""
     from training.datasets import load_mnist
 
+    mnist = load_mnist()
+    return redrawn_cached(
+        mnist.x_test[:count], mnist.y_test[:count], name=f"mnist_{count}", seed=seed, cache_dir=cache_dir
+    )
+
+
+def redrawn_cached(x: np.ndarray, y: np.ndarray, *, name: str, seed: int = SEED, cache_dir: Path | None = None):
+    """``x`` redrawn (see ``redrawn``) with labels ``y``, cached in
+    ``cache_dir`` (VAR_DIR, else var/) as redrawn_{name}_{seed}.npz."""
     cache_dir = cache_dir or Path(os.environ.get("VAR_DIR", ROOT / "var"))
-    cache = cache_dir / f"redrawn_mnist_{count}_{seed}.npz"
+    cache = cache_dir / f"redrawn_{name}_{seed}.npz"
     if cache.exists():
         with np.load(cache) as f:
             return f["x"], f["y"]
-    mnist = load_mnist()
     started = time.perf_counter()
-    x, y = redrawn(mnist.x_test[:count], seed=seed), mnist.y_test[:count].copy()
-    log.info("Redrew %s MNIST test digits in %.0f s", count, time.perf_counter() - started)
+    x, y = redrawn(x, seed=seed), np.array(y, copy=True)
+    log.info("Redrew %s digits (%s) in %.0f s", len(y), name, time.perf_counter() - started)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(cache, x=x, y=y)
     return x, y
