@@ -4,10 +4,11 @@ the numbers an operator watches are in it."""
 import pytest
 from django.test import Client
 
+from digits.metrics import record_prediction
 from digits.models import Sample
 from digits.tallies import tallies_rebuild
 from training.models import TrainingRun
-from webapp.metrics import record_prediction, record_rate_limited
+from webapp.metrics import record_rate_limited
 
 PUBLIC = "203.0.113.7"
 
