@@ -254,7 +254,7 @@ def report_classroom(name: str, tally: Tally, elapsed: float, people: int, limit
 
 
 def main() -> None:
-    from webapp.devtools import free_port
+    from tests.ports import free_port
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=30)

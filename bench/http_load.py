@@ -360,7 +360,7 @@ def serve_and_measure(
 
 
 def main() -> None:
-    from webapp.devtools import free_port
+    from tests.ports import free_port
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="seconds per concurrency level")

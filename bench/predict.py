@@ -206,8 +206,8 @@ def web_process(n: int) -> dict:
     from digits import api
     from digits.prediction import activations_encode, drawing_predict
     from digits.preprocessing import drawing_to_mnist
-    from digits.sample_drawings import data_url, seven_png
     from models.serving import model_server
+    from tests.drawings import data_url, seven_png
 
     png = canvas_png()
     litert = model_server().get().predictor
@@ -269,10 +269,10 @@ def in_process(n: int, web: dict) -> dict:
     import numpy as np
 
     from digits.preprocessing import drawing_to_mnist
-    from digits.sample_drawings import data_url
     from models.model_input import model_input
     from models.selectors import model_version_by_id_get
     from models.serving import model_server, read_model
+    from tests.drawings import data_url
 
     png = canvas_png()
     served = model_server().get()
@@ -310,8 +310,8 @@ def in_process(n: int, web: dict) -> dict:
 
 
 def over_http(env: dict, n: int) -> None:
-    from digits.sample_drawings import data_url
-    from webapp.devtools import free_port
+    from tests.drawings import data_url
+    from tests.ports import free_port
 
     port = free_port()
     env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "1"}

@@ -37,7 +37,7 @@ def load(name: str, path: Path):
 def main() -> None:
     from record_canvas import PATH
 
-    from digits.sample_drawings import seven_png
+    from tests.drawings import seven_png
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ref", default="8780d3e", help="the commit to compare with")

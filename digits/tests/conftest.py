@@ -17,8 +17,8 @@ from django.core.files.base import ContentFile
 from PIL import Image
 
 from digits.models import Sample
-from digits.sample_drawings import data_url, seven_png
 from digits.tallies import tallies_rebuild
+from tests.drawings import data_url, seven_png
 
 PASSWORD = "correct horse battery staple"
 

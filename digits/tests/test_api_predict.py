@@ -5,9 +5,9 @@ import pytest
 from PIL import Image
 
 from digits.models import Sample
-from digits.sample_drawings import data_url, png_bytes, seven_png
 from models.registry import model_version_activate
 from models.serving import model_server
+from tests.drawings import data_url, png_bytes, seven_png
 
 URL = "/api/digits/predict"
 pytestmark = pytest.mark.django_db

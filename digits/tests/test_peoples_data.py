@@ -21,7 +21,7 @@ def image_path(sample: Sample) -> Path:
 
 
 def give(post_json, label: int, seed: int):
-    from digits.sample_drawings import data_url
+    from tests.drawings import data_url
 
     body = {"image": data_url(png_bytes(digit_pixels(seed))), "label": label, "label_source": "prompted"}
     response = post_json("/api/digits/samples", body)

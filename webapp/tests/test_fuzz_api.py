@@ -32,8 +32,8 @@ from PIL import Image
 from werkzeug.test import Client as WsgiClient
 
 from digits.models import Sample, SampleReview
-from digits.sample_drawings import data_url, png_bytes, seven_png
 from digits.services import sample_create, sample_decide
+from tests.drawings import data_url, png_bytes, seven_png
 from training.models import TrainingRun
 from webapp.wsgi import application
 

@@ -92,7 +92,7 @@ def _sample_value(client, name: str) -> float:
 def test_a_worker_serves_its_metrics_on_the_internal_address_it_is_given(settings):
     import urllib.request
 
-    from webapp.devtools import free_port
+    from tests.ports import free_port
     from webapp.metrics import worker_metrics_serve
 
     port = free_port()

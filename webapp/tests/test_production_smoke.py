@@ -22,11 +22,11 @@ from django.conf import settings
 from django.core.cache import cache
 
 from digits.models import Sample
-from digits.sample_drawings import data_url, seven_png
 from digits.tests.conftest import PASSWORD, _reviewers_group
+from tests.drawings import data_url, seven_png
+from tests.ports import free_port
 from training.tests.conftest import wait_until
 from training.tests.processes import Process, database_url
-from webapp.devtools import free_port
 
 pytestmark = [
     pytest.mark.slow,

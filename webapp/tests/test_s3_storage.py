@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from digits.models import Sample
-from digits.sample_drawings import data_url, seven_png
+from tests.drawings import data_url, seven_png
 from webapp.s3 import S3UrlError, s3_storages
 
 KEY, SECRET, BUCKET = "digitlab", "not-a-real-secret", "digitlab-test"
