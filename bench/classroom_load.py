@@ -41,9 +41,8 @@ from pathlib import Path
 
 import numpy as np
 import requests
+from _django import ROOT  # bench/_django.py: the repository, now on sys.path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 PY = sys.executable
 
 

@@ -34,10 +34,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import _django  # bench/_django.py
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _django import ROOT  # bench/_django.py: the repository, now on sys.path
 
 
 def percentiles(times: list[float]) -> tuple[float, float]:
@@ -386,9 +385,7 @@ def main() -> None:
     parser.add_argument("--web-process", action="store_true", help=argparse.SUPPRESS)  # main() runs it
     args = parser.parse_args()
     if args.web_process:
-        import django
-
-        django.setup()
+        _django.setup()
         print("FIGURES " + json.dumps(web_process(args.n)), flush=True)
         return
 
@@ -396,11 +393,8 @@ def main() -> None:
     env = environment(var_dir)
     os.environ.clear()
     os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
     try:
-        import django
-
-        django.setup()
+        _django.setup()
         import tensorflow as tf
 
         # One thread, as web processes ran TensorFlow (TF_NUM_THREADS=1) before LiteRT.
