@@ -22,7 +22,7 @@ class ReviewQueueCollector:
     """The review queue's size, from the tallies (a sum over a few rows)."""
 
     def collect(self):
-        from .selectors import review_queue_counts
+        from .review.selectors import review_queue_counts
 
         counts = review_queue_counts()
         yield GaugeMetricFamily("digitlab_pending_drawings", "Drawings waiting for review", value=counts.pending)

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from digits.models import Sample, SampleReview
-from digits.selectors import review_queue_counts, sample_counts_by_label_and_status
+from digits.review.selectors import review_queue_counts, sample_counts_by_label_and_status
 from digits.services import rejected_images_purge, sample_reject
 from digits.tasks import rejected_images_purge as purge_task
 
