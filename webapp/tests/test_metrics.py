@@ -32,14 +32,14 @@ def test_a_request_through_a_proxy_is_public_even_from_an_internal_address(clien
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1", **headers).status_code == 403
 
 
-def test_a_logged_in_user_who_is_not_staff_is_refused(client, django_user_model):
-    client.force_login(django_user_model.objects.create_user("pat", password="x" * 12))
+def test_a_logged_in_user_who_is_not_staff_is_refused(client, visitor):
+    client.force_login(visitor)
 
     assert client.get("/metrics", REMOTE_ADDR=PUBLIC).status_code == 403
 
 
-def test_staff_get_it_from_anywhere(client, django_user_model):
-    client.force_login(django_user_model.objects.create_user("sue", password="x" * 12, is_staff=True))
+def test_staff_get_it_from_anywhere(client, staff_user):
+    client.force_login(staff_user)
 
     assert client.get("/metrics", REMOTE_ADDR=PUBLIC).status_code == 200
 
