@@ -58,7 +58,7 @@ def s3_server():
             try:
                 requests.get(endpoint, timeout=1)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or slow to answer at first
                 assert time.monotonic() < deadline, "moto's server did not start"
                 time.sleep(0.2)
         yield endpoint
