@@ -1,11 +1,14 @@
 """Shared test fixtures: real PostgreSQL and Redis (see the Makefile's `test`),
-a tiny real CNN trained once per session on a slice of MNIST, and artifact and
-media storage in a temporary folder per test."""
+a tiny real CNN trained once per session on a slice of MNIST, artifact and
+media storage in a temporary folder per test, and the one set of named users
+every test logs in as (password: tests.users.PASSWORD)."""
 
 import os
 from pathlib import Path
 
 import pytest
+
+from tests.users import PASSWORD
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +30,47 @@ def _isolated_storage(settings, tmp_path):
         },
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture
+def reviewers_group(db):
+    from tests.users import reviewers_group_get
+
+    return reviewers_group_get()
+
+
+@pytest.fixture
+def reviewer(reviewers_group, django_user_model):
+    """Rita: staff, in the Reviewers group, nothing else."""
+    user = django_user_model.objects.create_user("rita", "rita@example.com", PASSWORD, is_staff=True)
+    user.groups.add(reviewers_group)
+    return user
+
+
+@pytest.fixture
+def other_reviewer(reviewers_group, django_user_model):
+    """Otto: a second reviewer, as Rita."""
+    user = django_user_model.objects.create_user("otto", "otto@example.com", PASSWORD, is_staff=True)
+    user.groups.add(reviewers_group)
+    return user
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    """Sam: staff (may log in to the admin) but in no group."""
+    return django_user_model.objects.create_user("sam", "sam@example.com", PASSWORD, is_staff=True)
+
+
+@pytest.fixture
+def superuser(django_user_model):
+    """Ada: may do everything."""
+    return django_user_model.objects.create_superuser("ada", "ada@example.com", PASSWORD)
+
+
+@pytest.fixture
+def visitor(django_user_model):
+    """Vic: a logged-in user who is not staff."""
+    return django_user_model.objects.create_user("vic", "vic@example.com", PASSWORD)
 
 
 @pytest.fixture(scope="session")

@@ -41,9 +41,8 @@ from pathlib import Path
 
 import numpy as np
 import requests
+from _django import ROOT  # bench/_django.py: the repository, now on sys.path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 PY = sys.executable
 
 
@@ -254,7 +253,7 @@ def report_classroom(name: str, tally: Tally, elapsed: float, people: int, limit
 
 
 def main() -> None:
-    from webapp.devtools import free_port
+    from tests.ports import free_port
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=30)

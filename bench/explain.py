@@ -29,15 +29,14 @@ import itertools
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import _django  # bench/_django.py
 import numpy as np
-from predict import ROOT, canvas_png, environment, report, setup_model, timed  # bench/predict.py
+from predict import canvas_png, environment, report, setup_model, timed  # bench/predict.py
 
-sys.path.insert(0, str(ROOT))
 FAITHFUL_BAR = 0.80
 COST_BAR_MS = 15.0
 VARIANTS = [(6, 6), (4, 4), (5, 5), (7, 7), (2, 2)]  # (square side, stride) in input pixels
@@ -118,11 +117,8 @@ def main() -> None:
     env = environment(var_dir)
     os.environ.clear()
     os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
     try:
-        import django
-
-        django.setup()
+        _django.setup()
         run(args)
     finally:
         shutil.rmtree(var_dir, ignore_errors=True)

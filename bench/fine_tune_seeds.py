@@ -36,10 +36,8 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
+import _django  # bench/_django.py
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 DEFAULT_VARIANTS = ["pipeline=", "full rehearsal=rehearsal=55000,epochs=1,learning_rate=0.001"]
 REDRAWN_VALIDATION_SEED = 77
@@ -109,11 +107,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=4, help="the pipeline's seed and this many minus one more")
     parser.add_argument("--variant", action="append", help="NAME=key=value,... (FineTuneConfig fields)")
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import django
-
-    django.setup()
+    _django.setup(TF_CPP_MIN_LOG_LEVEL="3")
     import keras
 
     from bench.redrawn_mnist import _model, redrawn_cached, redrawn_mnist_test

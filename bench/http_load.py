@@ -44,8 +44,9 @@ import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import _django  # bench/_django.py
+from _django import ROOT  # bench/_django.py: the repository, now on sys.path
+
 PY = sys.executable
 BENCH_DB = "postgres://postgres@127.0.0.1:5432/digitlab_bench"
 # The last commit whose web processes served through TensorFlow.
@@ -223,13 +224,11 @@ def predict(url: str, body: bytes, token: str) -> dict:
 def activate_v2(env: dict) -> float:
     """Activate v2 in this process against the bench database; the wall-clock
     time right after its transaction committed."""
-    import django
-    from django.db import connections, transaction
-
     for key in ("DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL", "VAR_DIR", "ARTIFACT_ROOT", "SECRET_KEY", "DEBUG"):
         os.environ[key] = env[key]
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-    django.setup()
+    _django.setup()
+    from django.db import connections, transaction
+
     from models.registry import model_version_activate
     from models.selectors import model_version_get
 
@@ -360,7 +359,7 @@ def serve_and_measure(
 
 
 def main() -> None:
-    from webapp.devtools import free_port
+    from tests.ports import free_port
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="seconds per concurrency level")

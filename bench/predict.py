@@ -34,10 +34,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import _django  # bench/_django.py
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _django import ROOT  # bench/_django.py: the repository, now on sys.path
 
 
 def percentiles(times: list[float]) -> tuple[float, float]:
@@ -206,8 +205,8 @@ def web_process(n: int) -> dict:
     from digits import api
     from digits.prediction import activations_encode, drawing_predict
     from digits.preprocessing import drawing_to_mnist
-    from digits.sample_drawings import data_url, seven_png
     from models.serving import model_server
+    from tests.drawings import data_url, seven_png
 
     png = canvas_png()
     litert = model_server().get().predictor
@@ -269,10 +268,10 @@ def in_process(n: int, web: dict) -> dict:
     import numpy as np
 
     from digits.preprocessing import drawing_to_mnist
-    from digits.sample_drawings import data_url
     from models.model_input import model_input
     from models.selectors import model_version_by_id_get
     from models.serving import model_server, read_model
+    from tests.drawings import data_url
 
     png = canvas_png()
     served = model_server().get()
@@ -310,8 +309,8 @@ def in_process(n: int, web: dict) -> dict:
 
 
 def over_http(env: dict, n: int) -> None:
-    from digits.sample_drawings import data_url
-    from webapp.devtools import free_port
+    from tests.drawings import data_url
+    from tests.ports import free_port
 
     port = free_port()
     env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "1"}
@@ -386,9 +385,7 @@ def main() -> None:
     parser.add_argument("--web-process", action="store_true", help=argparse.SUPPRESS)  # main() runs it
     args = parser.parse_args()
     if args.web_process:
-        import django
-
-        django.setup()
+        _django.setup()
         print("FIGURES " + json.dumps(web_process(args.n)), flush=True)
         return
 
@@ -396,11 +393,8 @@ def main() -> None:
     env = environment(var_dir)
     os.environ.clear()
     os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
     try:
-        import django
-
-        django.setup()
+        _django.setup()
         import tensorflow as tf
 
         # One thread, as web processes ran TensorFlow (TF_NUM_THREADS=1) before LiteRT.

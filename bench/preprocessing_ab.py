@@ -16,15 +16,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _django import ROOT  # bench/_django.py: the repository, now on sys.path
 
 
 def load(name: str, path: Path):
@@ -37,7 +34,7 @@ def load(name: str, path: Path):
 def main() -> None:
     from record_canvas import PATH
 
-    from digits.sample_drawings import seven_png
+    from tests.drawings import seven_png
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ref", default="8780d3e", help="the commit to compare with")

@@ -33,11 +33,10 @@ import sys
 import time
 from pathlib import Path
 
+import _django  # bench/_django.py
 import numpy as np
+from _django import ROOT  # bench/_django.py: the repository, now on sys.path
 from PIL import Image, ImageDraw
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 PAD_SIZE = 280  # draw.js PAD_SIZE
 STROKE = 20  # draw.js STROKE, in canvas pixels
@@ -141,12 +140,8 @@ def main() -> None:
     parser.add_argument("--artifact", help="a .keras file instead of the active version")
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    import django
-
-    django.setup()
+    _django.setup(TF_CPP_MIN_LOG_LEVEL="3")
     from training.datasets import load_mnist
     from training.evaluation import classification_metrics, predict_digits
 

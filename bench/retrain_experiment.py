@@ -37,7 +37,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import _django  # bench/_django.py
+from _django import ROOT
+
 STYLES = ["nine_open", "one_flag", "zero_slashed", "seven_crossbar"]
 ACTIVE = (
     "import django, json; django.setup();"
@@ -135,10 +137,7 @@ def main() -> None:
     baseline = source_baseline(args.artifact)
     work = Path(tempfile.mkdtemp(prefix="retrain-experiment-"))
     env = scratch_environment(work)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    _django.setup()
     import keras
     import numpy as np
     from django.core.management import call_command

@@ -35,8 +35,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import _django  # bench/_django.py
+from _django import ROOT  # bench/_django.py: the repository, now on sys.path
 
 STATE = ROOT / "var" / "bench-scale"
 CANNED_DIGITS = 1000
@@ -56,15 +56,11 @@ def _bench_url(name: str | None) -> str:
 
 def _setup(db_url: str) -> None:
     os.environ["DATABASE_URL"] = db_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-    os.environ.setdefault("DEBUG", "true")
     os.environ["RATELIMIT_ENABLE"] = "false"
     os.environ["ARTIFACT_ROOT"] = str(STATE / "artifacts")
     os.environ["MEDIA_ROOT"] = str(STATE / "media")
     os.environ["LOG_LEVEL"] = "WARNING"
-    import django
-
-    django.setup()
+    _django.setup(DEBUG="true")
 
 
 def _create_database(db_url: str) -> None:

@@ -22,8 +22,8 @@ from models.explanation import PATCH, Explanation, explain
 from models.inference import Prediction
 from models.models import ModelVersion
 from models.serving import ServedModel, model_server, version_served_get
-from webapp.metrics import record_prediction
 
+from .metrics import record_prediction
 from .preprocessing import drawing_to_mnist
 
 

@@ -4,14 +4,13 @@
 Request latency per view and responses per status (429s included) come from
 django-prometheus's middleware.  Beside them:
 
-- ``digitlab_predictions_total{version, digit}``: counted where the digits
-  services predict (``record_prediction``), per process;
-- ``digitlab_served_model_version``: the version each process last answered
-  with (one series per process id);
 - ``digitlab_rate_limited_total{group}``: requests refused with 429;
-- read from the database at scrape time, so any process tells the same:
-  pending drawings (the tallies), training runs by kind and outcome, and the
-  duration of finished runs.
+- what each app counts in its process (digits/metrics.py: predictions and
+  the served version);
+- read from the database at scrape time, so any process tells the same: the
+  collectors that the apps register in their ``AppConfig.ready()``
+  (``database_collector_register``): pending drawings (digits/metrics.py),
+  training runs and their durations (training/metrics.py).
 
 Nobody from the public gets them: a request is served only from an address in
 ``METRICS_ALLOWED_NETWORKS`` that did not come through a proxy (a scraper on
@@ -22,72 +21,52 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+from collections.abc import Iterable
+from typing import Protocol
 
 import prometheus_client
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import Counter, Gauge
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client import Counter
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 log = logging.getLogger(__name__)
 
-PREDICTIONS = Counter(
-    "digitlab_predictions", "Predictions answered, by served model version and predicted digit", ["version", "digit"]
-)
 RATE_LIMITED = Counter("digitlab_rate_limited", "Requests refused with 429 by the rate limits", ["group"])
-SERVED_VERSION = Gauge(
-    "digitlab_served_model_version", "The model version this process last answered with", multiprocess_mode="liveall"
-)
-RUN_DURATION_BUCKETS = (15, 30, 60, 90, 120, 300, 600, 1200, 1800, 3600)
-
-
-def record_prediction(*, version: int, digit: int) -> None:
-    PREDICTIONS.labels(version=str(version), digit=str(digit)).inc()
-    SERVED_VERSION.set(version)
 
 
 def record_rate_limited(*, group: str) -> None:
     RATE_LIMITED.labels(group=group).inc()
 
 
-class DatabaseCollector:
-    """What the database knows, read at each scrape (a few small queries)."""
+class Collector(Protocol):
+    def collect(self) -> Iterable[Metric]: ...
+
+
+_database_collectors: dict[str, Collector] = {}
+
+
+def database_collector_register(collector: Collector) -> None:
+    """Add what an app reads from the database at each scrape (called from
+    its ``AppConfig.ready()``; once per collector class, however often
+    that runs)."""
+    _database_collectors[type(collector).__qualname__] = collector
+
+
+class _DatabaseCollector:
+    """The apps' collectors, each left out (with a warning) when the
+    database does not answer, so the process's own metrics still come."""
 
     def collect(self):
-        from digits.selectors import review_queue_counts
-        from training.models import TrainingRun
-
-        try:
-            counts = review_queue_counts()
-            runs = list(TrainingRun.objects.order_by().values("kind", "status").annotate(n=Count("id")))
-            finished = TrainingRun.objects.filter(started_at__isnull=False, finished_at__isnull=False)
-            durations = list(finished.values_list("status", "started_at", "finished_at"))
-        except DatabaseError as exc:
-            log.warning("Metrics from the database left out: %s", exc)
-            return
-        yield GaugeMetricFamily("digitlab_pending_drawings", "Drawings waiting for review", value=counts.pending)
-        yield GaugeMetricFamily(
-            "digitlab_pending_disagreeing_drawings",
-            "Pending drawings whose prediction disagrees with their label",
-            value=counts.disagreements,
-        )
-        total = CounterMetricFamily(
-            "digitlab_training_runs", "Training runs by kind and outcome", labels=["kind", "status"]
-        )
-        for row in runs:
-            total.add_metric([row["kind"], row["status"]], row["n"])
-        yield total
-        histogram = HistogramMetricFamily(
-            "digitlab_training_run_duration_seconds", "How long finished training runs took", labels=["status"]
-        )
-        for status in sorted({status for status, _, _ in durations}):
-            seconds = [(end - start).total_seconds() for s, start, end in durations if s == status]
-            buckets = [(str(b), sum(1 for d in seconds if d <= b)) for b in RUN_DURATION_BUCKETS]
-            histogram.add_metric([status], buckets + [("+Inf", len(seconds))], sum(seconds))
-        yield histogram
+        for collector in _database_collectors.values():
+            try:
+                metrics = list(collector.collect())
+            except DatabaseError as exc:
+                log.warning("Metrics from the database left out (%s): %s", type(collector).__name__, exc)
+                continue
+            yield from metrics
 
 
 def metrics_registry() -> prometheus_client.CollectorRegistry:
@@ -99,7 +78,7 @@ def metrics_registry() -> prometheus_client.CollectorRegistry:
     else:
         registry = prometheus_client.CollectorRegistry()
         registry.register(_ProcessRegistry())
-    registry.register(DatabaseCollector())
+    registry.register(_DatabaseCollector())
     return registry
 
 

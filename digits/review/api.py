@@ -12,7 +12,8 @@ from django.urls import reverse
 from ninja import Field, Query, Router, Schema
 
 from digits.models import Sample
-from digits.selectors import review_queue, review_queue_counts, review_sample_get, sample_histories_get
+from digits.review.selectors import review_queue, review_queue_counts, review_sample_get
+from digits.selectors import sample_histories_get
 from digits.services import NothingToUndo, ReviewError, SampleAlreadyReviewed, review_undo, sample_decide
 from digits.thumbnails import pixels_data_url
 from webapp.staff import StaffAuth

@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from digits.models import Sample
-from digits.selectors import (
+from digits.review.selectors import (
     confusion_matrix_get,
     disagreement_get,
     review_queue_counts,

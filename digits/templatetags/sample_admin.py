@@ -8,7 +8,7 @@ from django.utils import formats
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
-from digits.selectors import sample_days
+from digits.review.selectors import sample_days
 
 register = template.Library()
 

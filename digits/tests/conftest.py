@@ -1,26 +1,22 @@
 """Shared fixtures of the digits tests: drawings as the page sends them and
-JSON posts (the drawing API), stored samples and the named users (review)."""
+JSON posts (the drawing API), and stored samples.  The named users are in the
+root conftest.py."""
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import io
 import json
 from datetime import datetime
 
 import numpy as np
 import pytest
-from django.apps import apps as django_apps
-from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
 from PIL import Image
 
 from digits.models import Sample
-from digits.sample_drawings import data_url, seven_png
 from digits.tallies import tallies_rebuild
-
-PASSWORD = "correct horse battery staple"
+from tests.drawings import data_url, seven_png
 
 
 @pytest.fixture
@@ -98,51 +94,3 @@ def make_sample(db):
         return sample
 
     return make
-
-
-def _reviewers_group() -> Group:
-    """The group the data migration creates.  A transactional test (the
-    browser's) empties the tables, so later tests run the migration's code again."""
-    group = Group.objects.filter(name="Reviewers").first()
-    if group is None:
-        migration = importlib.import_module("digits.migrations.0005_reviewers_group")
-        migration.create_group(django_apps, None)
-        group = Group.objects.get(name="Reviewers")
-    return group
-
-
-@pytest.fixture
-def reviewers_group(db) -> Group:
-    return _reviewers_group()
-
-
-@pytest.fixture
-def reviewer(reviewers_group, django_user_model):
-    """Rita: staff, in the Reviewers group, nothing else."""
-    user = django_user_model.objects.create_user("rita", "rita@example.com", PASSWORD, is_staff=True)
-    user.groups.add(reviewers_group)
-    return user
-
-
-@pytest.fixture
-def other_reviewer(reviewers_group, django_user_model):
-    user = django_user_model.objects.create_user("otto", "otto@example.com", PASSWORD, is_staff=True)
-    user.groups.add(reviewers_group)
-    return user
-
-
-@pytest.fixture
-def superuser(django_user_model):
-    return django_user_model.objects.create_superuser("ada", "ada@example.com", PASSWORD)
-
-
-@pytest.fixture
-def staff_without_group(django_user_model):
-    """Sam: staff (may log in to the admin) but in no group."""
-    return django_user_model.objects.create_user("sam", "sam@example.com", PASSWORD, is_staff=True)
-
-
-@pytest.fixture
-def visitor(django_user_model):
-    """Vic: a logged-in user who is not staff."""
-    return django_user_model.objects.create_user("vic", "vic@example.com", PASSWORD)

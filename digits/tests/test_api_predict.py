@@ -5,9 +5,9 @@ import pytest
 from PIL import Image
 
 from digits.models import Sample
-from digits.sample_drawings import data_url, png_bytes, seven_png
 from models.registry import model_version_activate
 from models.serving import model_server
+from tests.drawings import data_url, png_bytes, seven_png
 
 URL = "/api/digits/predict"
 pytestmark = pytest.mark.django_db
@@ -148,13 +148,13 @@ def test_confidence_comes_calibrated_with_the_versions_temperature(post_json, re
 
 
 def test_staff_may_ask_any_registered_version_and_nobody_else_may(
-    post_json, client, active_version, register_version, seven_url, django_user_model
+    post_json, client, active_version, register_version, seven_url, staff_user
 ):
     candidate = register_version(parent=active_version)
     body = {"image": seven_url, "explanation": True, "version": candidate.version}
     refused = post_json(URL, body)
     assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
-    client.force_login(django_user_model.objects.create_user("stan", password="x", is_staff=True))
+    client.force_login(staff_user)
     answer = post_json(URL, body).json()
     assert answer["model"] == {"version": candidate.version, "sha256": candidate.sha256}
     assert answer["digit"] == 7 and len(answer["explanation"]["maps"]) == 10

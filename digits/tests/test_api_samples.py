@@ -5,7 +5,7 @@ from PIL import Image
 
 from digits.models import Sample
 from digits.preprocessing import drawing_to_mnist
-from digits.sample_drawings import data_url, png_bytes, seven_png
+from tests.drawings import data_url, png_bytes, seven_png
 
 URL = "/api/digits/samples"
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from digits.models import Sample, SampleReview
-from digits.selectors import review_queue_counts, sample_counts_by_label_and_status
+from digits.review.selectors import review_queue_counts, sample_counts_by_label_and_status
 from digits.services import rejected_images_purge, sample_reject
 from digits.tasks import rejected_images_purge as purge_task
 
@@ -21,7 +21,7 @@ def image_path(sample: Sample) -> Path:
 
 
 def give(post_json, label: int, seed: int):
-    from digits.sample_drawings import data_url
+    from tests.drawings import data_url
 
     body = {"image": data_url(png_bytes(digit_pixels(seed))), "label": label, "label_source": "prompted"}
     response = post_json("/api/digits/samples", body)

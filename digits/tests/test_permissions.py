@@ -63,8 +63,8 @@ def test_a_user_who_is_not_staff_is_sent_to_the_login_page_too(client, visitor, 
     assert api_get(client).status_code == 401
 
 
-def test_staff_outside_the_group_cannot_review(client, staff_without_group, sample):
-    client.force_login(staff_without_group)
+def test_staff_outside_the_group_cannot_review(client, staff_user, sample):
+    client.force_login(staff_user)
 
     assert client.get(reverse("review:queue")).status_code == 403
     assert client.get(reverse("review:statistics")).status_code == 403

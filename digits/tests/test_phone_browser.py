@@ -4,7 +4,7 @@ button or a number."""
 
 import pytest
 
-from .conftest import PASSWORD
+from tests.users import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

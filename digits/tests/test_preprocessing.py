@@ -14,7 +14,7 @@ from digits.preprocessing import (
     drawing_to_mnist,
     pixels_decode,
 )
-from digits.sample_drawings import data_url, png_bytes, seven_png
+from tests.drawings import data_url, png_bytes, seven_png
 
 LARGE_CENTRED = {"box": (60, 40, 220, 240), "width": 20}
 

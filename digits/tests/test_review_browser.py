@@ -8,8 +8,7 @@ import pytest
 from django.utils import timezone
 
 from digits.models import Sample, SampleReview
-
-from .conftest import PASSWORD
+from tests.users import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

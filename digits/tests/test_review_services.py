@@ -5,16 +5,15 @@ import pytest
 from django.utils import timezone
 
 from digits.models import Sample, SampleReview
-from digits.selectors import (
-    approved_samples_get,
+from digits.review.selectors import (
     confusion_matrix_get,
     disagreement_get,
     review_queue,
     review_queue_counts,
     sample_counts_by_label_and_status,
     sample_counts_per_day,
-    training_samples_get,
 )
+from digits.selectors import approved_samples, samples_arrays, trainable_samples
 from digits.services import (
     NothingToUndo,
     ReviewError,
@@ -218,13 +217,13 @@ def test_training_data_is_approved_samples_unless_pending_are_allowed(make_sampl
     pending = make_sample(label=5)
     make_sample(label=8, status=Sample.Status.REJECTED)
 
-    x, y = approved_samples_get()
+    x, y, _ = samples_arrays(approved_samples())
     assert x.shape == (1, 28, 28) and x.dtype == np.uint8 and y.dtype == np.uint8
     assert np.array_equal(x[0], approved.array) and y.tolist() == [3]
 
     settings.TRAIN_INCLUDE_PENDING = False
-    assert training_samples_get()[1].tolist() == [3]
+    assert samples_arrays(trainable_samples()).y.tolist() == [3]
     settings.TRAIN_INCLUDE_PENDING = True
-    x, y = training_samples_get()
+    x, y, _ = samples_arrays(trainable_samples())
     assert y.tolist() == [3, 5]
     assert np.array_equal(x[1], pending.array)

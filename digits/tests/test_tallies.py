@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from digits.models import Sample, SampleDayTally, SampleTally
-from digits.selectors import review_queue, review_queue_counts
+from digits.review.selectors import review_queue, review_queue_counts
 from digits.services import (
     review_undo,
     sample_approve,

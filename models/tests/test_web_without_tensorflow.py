@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from digits.sample_drawings import data_url, seven_png
 from models.registry import model_version_activate
+from tests.drawings import data_url, seven_png
 from training.tests.processes import Process, free_port, process_env, start_web
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

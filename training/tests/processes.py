@@ -15,7 +15,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
-from webapp.devtools import free_port
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

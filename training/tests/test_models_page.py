@@ -1,7 +1,6 @@
 from datetime import datetime, timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from digits.models import Sample
 from models.registry import model_version_activate
@@ -10,9 +9,8 @@ from training.services import training_run_claim, training_run_progress
 
 
 @pytest.fixture
-def staff_client(client, db):
-    user = get_user_model().objects.create_user("stella", password="x", is_staff=True, is_superuser=True)
-    client.force_login(user)
+def staff_client(client, superuser):
+    client.force_login(superuser)
     return client
 
 
@@ -51,10 +49,10 @@ def test_the_models_page_shows_versions_lineage_progress_and_the_timeline(
 
 
 @pytest.mark.django_db
-def test_the_models_page_and_its_progress_json_are_for_staff_only(client, django_user_model):
+def test_the_models_page_and_its_progress_json_are_for_staff_only(client, visitor):
     assert client.get("/models/").status_code == 302  # to the login
     assert client.get("/api/training/runs/latest").status_code == 401
-    client.force_login(django_user_model.objects.create_user("pat", password="x"))
+    client.force_login(visitor)
     assert client.get("/api/training/runs/latest").status_code == 401
 
 
@@ -94,7 +92,7 @@ def test_retrain_now_in_the_admin_queues_one_run_and_a_second_click_says_so(
         response = staff_client.post(url, follow=True)
     assert "Retraining queued as run" in response.content.decode()
     run = TrainingRun.objects.get()
-    assert (run.trigger, run.requested_by, run.status) == ("manual", "stella", "queued")
+    assert (run.trigger, run.requested_by, run.status) == ("manual", "ada", "queued")
     response = staff_client.post(url, follow=True)
     assert "already in progress" in response.content.decode() and TrainingRun.objects.count() == 1
     assert "Retrain now" in staff_client.get("/admin/training/trainingrun/").content.decode()
@@ -116,4 +114,4 @@ def test_rolling_back_in_the_admin_asks_first_then_records_who_and_why(staff_cli
     v2.refresh_from_db()
     assert (active_version.status, v2.status) == ("active", "retired")
     activation = active_version.activations.latest("activated_at")
-    assert (activation.by, activation.reason, activation.previous) == ("stella", "v2 misreads 4s", v2)
+    assert (activation.by, activation.reason, activation.previous) == ("ada", "v2 misreads 4s", v2)

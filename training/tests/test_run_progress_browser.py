@@ -2,19 +2,18 @@
 the admin's list of runs follow the run in flight through one static poller."""
 
 import pytest
-from django.contrib.auth import get_user_model
 
+from tests.users import PASSWORD
 from training.models import TrainingRun
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_both_pages_follow_the_run_in_flight(page, live_server):
-    get_user_model().objects.create_superuser("stella", "s@example.com", "pw")
+def test_both_pages_follow_the_run_in_flight(page, live_server, superuser):
     run = TrainingRun.objects.create(trigger=TrainingRun.Trigger.MANUAL, status="running", epoch=1, epochs=3)
     page.goto(f"{live_server.url}/admin/login/?next=/models/")
-    page.fill("#id_username", "stella")
-    page.fill("#id_password", "pw")
+    page.fill("#id_username", superuser.username)
+    page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_selector("#run-progress")
     assert page.eval_on_selector("#run-progress", "bar => bar.value") == 1

@@ -5,20 +5,19 @@ refused candidate's failed checks, and the history in the review queue."""
 
 import numpy as np
 import pytest
-from django.contrib.auth import get_user_model
 
 from digits.models import Sample
 from digits.services import sample_readings_store
 from models.models import ModelVersion
+from tests.users import PASSWORD
 from training.selectors import is_held_out
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_compare_two_versions_and_open_a_drawings_history(
-    page, live_server, active_version, register_version, make_drawings, mnist
+    page, live_server, active_version, register_version, make_drawings, mnist, superuser
 ):
-    get_user_model().objects.create_superuser("stella", "s@example.com", "pw")
     stored = make_drawings(mnist.x_test[:200], mnist.y_test[:200])
     held = [d for d in stored if is_held_out(d.image_sha256)][:5]
     ids, labels = [d.id for d in held], [d.label for d in held]
@@ -34,8 +33,8 @@ def test_compare_two_versions_and_open_a_drawings_history(
     sample_readings_store(version=refused, sample_ids=ids, probabilities=mixed, held_out=set(ids))
 
     page.goto(f"{live_server.url}/admin/login/?next=/models/")
-    page.fill("#id_username", "stella")
-    page.fill("#id_password", "pw")
+    page.fill("#id_username", superuser.username)
+    page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     row = page.locator(f'#scoreboard tr[data-version="{refused.version}"]')
     assert row.locator("td").last.inner_text() == "40% (2/5)"
@@ -61,30 +60,30 @@ def test_compare_two_versions_and_open_a_drawings_history(
 
 
 def test_the_review_queue_shows_how_each_version_read_the_drawing(
-    page, live_server, active_version, register_version, make_drawings, mnist
+    page, live_server, active_version, register_version, make_drawings, mnist, superuser
 ):
-    get_user_model().objects.create_superuser("stella", "s@example.com", "pw")
     (drawing,) = make_drawings(mnist.x_test[:1], mnist.y_test[:1], status=Sample.Status.PENDING)
     later = register_version(parent=active_version)
     seven_then_nine = [np.eye(10)[7] * 0.99 + 0.001, np.eye(10)[9] * 0.97 + 0.003]
     for version, p in zip([active_version, later], seven_then_nine, strict=True):
         sample_readings_store(version=version, sample_ids=[drawing.id], probabilities=p[None], held_out=set())
     page.goto(f"{live_server.url}/admin/login/?next=/review/")
-    page.fill("#id_username", "stella")
-    page.fill("#id_password", "pw")
+    page.fill("#id_username", superuser.username)
+    page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_selector(f'#sample[data-sample-id="{drawing.id}"]')
     assert page.inner_text("#history") == f"Read by v{active_version.version}: 7 (99%) → v{later.version}: 9 (97%)"
 
 
-def test_staff_see_a_drawing_through_two_versions_side_by_side(page, live_server, active_version, register_version):
+def test_staff_see_a_drawing_through_two_versions_side_by_side(
+    page, live_server, active_version, register_version, superuser
+):
     from digits.tests.test_page_browser import SEVEN, draw
 
-    get_user_model().objects.create_superuser("stella", "s@example.com", "pw")
     candidate = register_version(parent=active_version)
     page.goto(f"{live_server.url}/admin/login/?next=/")
-    page.fill("#id_username", "stella")
-    page.fill("#id_password", "pw")
+    page.fill("#id_username", superuser.username)
+    page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_selector("#architecture svg")
     page.select_option("#compare-version", str(candidate.version))

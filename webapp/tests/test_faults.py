@@ -23,7 +23,7 @@ from digits.models import Sample
 from training.models import TrainingRun
 from training.tests.processes import start_beat, start_web, start_worker
 
-from . import services
+from . import servers
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -78,7 +78,7 @@ def test_postgres_down_answers_503_and_loses_nothing_accepted(served_version, wo
         assert first.status_code == 200, first.text
         accepted.append(first.json()["id"])
 
-        services.postgres_stop()
+        servers.postgres_stop()
         try:
             down = client.store(canvas_data_url(mnist.x_test[1]), int(mnist.y_test[1]))
             assert down.status_code == 503, down.text
@@ -87,7 +87,7 @@ def test_postgres_down_answers_503_and_loses_nothing_accepted(served_version, wo
             predicted = client.predict(canvas_data_url(mnist.x_test[2]))
             assert predicted.status_code == 200, predicted.text
         finally:
-            services.postgres_start()
+            servers.postgres_start()
             connection.close()  # the test's own connection died with the server
 
         again = _retry(
@@ -107,14 +107,14 @@ def test_redis_down_keeps_prediction_and_storing_and_work_resumes(served_version
     web, port = start_web(worker_folder, "web-redis")
     client = Client(port)
     try:
-        services.redis_stop()
+        servers.redis_stop()
         try:
             predicted = client.predict(canvas_data_url(mnist.x_test[3]))
             assert predicted.status_code == 200, predicted.text
             stored = client.store(canvas_data_url(mnist.x_test[3]), int(mnist.y_test[3]))
             assert stored.status_code == 200, stored.text
         finally:
-            services.redis_start()
+            servers.redis_start()
 
         # The worker reconnects by itself and takes new work.
         from webapp.celery import app
@@ -127,8 +127,8 @@ def test_redis_down_keeps_prediction_and_storing_and_work_resumes(served_version
             time.sleep(0.3)
         assert ping.read_text() == token, worker.output()[-2000:]
     finally:
-        if not services.redis_up():
-            services.redis_start()
+        if not servers.redis_up():
+            servers.redis_start()
         web.stop()
         worker.stop()
     assert Sample.objects.filter(id=stored.json()["id"]).exists()

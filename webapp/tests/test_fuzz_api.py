@@ -22,7 +22,6 @@ from pathlib import Path
 import hypothesis
 import pytest
 import schemathesis
-from django.contrib.auth.models import Permission
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import Client
@@ -32,8 +31,8 @@ from PIL import Image
 from werkzeug.test import Client as WsgiClient
 
 from digits.models import Sample, SampleReview
-from digits.sample_drawings import data_url, png_bytes, seven_png
 from digits.services import sample_create, sample_decide
+from tests.drawings import data_url, png_bytes, seven_png
 from training.models import TrainingRun
 from webapp.wsgi import application
 
@@ -88,12 +87,10 @@ def browser_cookies() -> dict[str, str]:
 
 
 @pytest.fixture
-def reviewer_cookies(django_user_model) -> dict[str, str]:
-    """A logged-in session of Rita, staff with the review permission."""
-    rita = django_user_model.objects.create_user("rita", "rita@example.com", "unused-password", is_staff=True)
-    rita.user_permissions.add(Permission.objects.get(codename="review_sample", content_type__app_label="digits"))
+def reviewer_cookies(reviewer) -> dict[str, str]:
+    """A logged-in session of Rita, the reviewer."""
     browser = Client()
-    browser.force_login(rita)
+    browser.force_login(reviewer)
     return {"csrftoken": CSRF_TOKEN, "sessionid": browser.cookies["sessionid"].value}
 
 

@@ -4,10 +4,11 @@ the numbers an operator watches are in it."""
 import pytest
 from django.test import Client
 
+from digits.metrics import record_prediction
 from digits.models import Sample
 from digits.tallies import tallies_rebuild
 from training.models import TrainingRun
-from webapp.metrics import record_prediction, record_rate_limited
+from webapp.metrics import record_rate_limited
 
 PUBLIC = "203.0.113.7"
 
@@ -31,14 +32,14 @@ def test_a_request_through_a_proxy_is_public_even_from_an_internal_address(clien
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1", **headers).status_code == 403
 
 
-def test_a_logged_in_user_who_is_not_staff_is_refused(client, django_user_model):
-    client.force_login(django_user_model.objects.create_user("pat", password="x" * 12))
+def test_a_logged_in_user_who_is_not_staff_is_refused(client, visitor):
+    client.force_login(visitor)
 
     assert client.get("/metrics", REMOTE_ADDR=PUBLIC).status_code == 403
 
 
-def test_staff_get_it_from_anywhere(client, django_user_model):
-    client.force_login(django_user_model.objects.create_user("sue", password="x" * 12, is_staff=True))
+def test_staff_get_it_from_anywhere(client, staff_user):
+    client.force_login(staff_user)
 
     assert client.get("/metrics", REMOTE_ADDR=PUBLIC).status_code == 200
 
@@ -91,7 +92,7 @@ def _sample_value(client, name: str) -> float:
 def test_a_worker_serves_its_metrics_on_the_internal_address_it_is_given(settings):
     import urllib.request
 
-    from webapp.devtools import free_port
+    from tests.ports import free_port
     from webapp.metrics import worker_metrics_serve
 
     port = free_port()

@@ -22,11 +22,11 @@ from django.conf import settings
 from django.core.cache import cache
 
 from digits.models import Sample
-from digits.sample_drawings import data_url, seven_png
-from digits.tests.conftest import PASSWORD, _reviewers_group
+from tests.drawings import data_url, seven_png
+from tests.ports import free_port
+from tests.users import PASSWORD
 from training.tests.conftest import wait_until
 from training.tests.processes import Process, database_url
-from webapp.devtools import free_port
 
 pytestmark = [
     pytest.mark.slow,
@@ -187,14 +187,7 @@ def predict_and_store(client: Client, **headers: str) -> None:
     assert Sample.objects.filter(id=stored.json()["id"], label=7).exists()
 
 
-@pytest.fixture
-def rita(transactional_db, django_user_model):
-    user = django_user_model.objects.create_user("rita", "rita@example.com", PASSWORD, is_staff=True)
-    user.groups.add(_reviewers_group())
-    return user
-
-
-def test_the_image_serves_every_page_with_debug_off(transactional_db, active_version, rita, tmp_path):
+def test_the_image_serves_every_page_with_debug_off(transactional_db, active_version, reviewer, tmp_path):
     env = image_env(tmp_path)
     image("build", env)
     assert (tmp_path / "static" / "staticfiles.json").exists()
@@ -205,15 +198,15 @@ def test_the_image_serves_every_page_with_debug_off(transactional_db, active_ver
         assert anonymous.get("/review/").status_code == 302  # reviewers only
         predict_and_store(anonymous)
 
-        reviewer = Client(base)
-        assert reviewer.login("rita", PASSWORD).status_code == 302
-        static = every_page_and_its_static_files(reviewer)
+        signed_in = Client(base)
+        assert signed_in.login(reviewer.username, PASSWORD).status_code == 302
+        static = every_page_and_its_static_files(signed_in)
         assert any(path.endswith(".js") for path in static) and any(path.endswith(".css") for path in static)
     finally:
         web.stop()
 
 
-def test_behind_a_tls_proxy_login_review_and_posts_work(transactional_db, active_version, rita, tmp_path):
+def test_behind_a_tls_proxy_login_review_and_posts_work(transactional_db, active_version, reviewer, tmp_path):
     env = image_env(
         tmp_path,
         HTTPS="true",
@@ -246,15 +239,17 @@ def test_behind_a_tls_proxy_login_review_and_posts_work(transactional_db, active
         )
         assert forged.status_code == 403
 
-        reviewer = Client(base, **proxied)
-        assert reviewer.login("rita", PASSWORD, **origin).status_code == 302
-        assert reviewer.secure["sessionid"]
-        every_page_and_its_static_files(reviewer)
+        signed_in = Client(base, **proxied)
+        assert signed_in.login(reviewer.username, PASSWORD, **origin).status_code == 302
+        assert signed_in.secure["sessionid"]
+        every_page_and_its_static_files(signed_in)
         sample = Sample.objects.get()
-        decided = reviewer.post(f"/api/review/samples/{sample.id}/decision", json={"action": "approve"}, headers=origin)
+        decided = signed_in.post(
+            f"/api/review/samples/{sample.id}/decision", json={"action": "approve"}, headers=origin
+        )
         assert decided.status_code == 200, decided.text
         sample.refresh_from_db()
-        assert sample.status == Sample.Status.APPROVED and sample.reviewed_by == rita
+        assert sample.status == Sample.Status.APPROVED and sample.reviewed_by == reviewer
     finally:
         web.stop()
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from digits.models import Sample
-from digits.sample_drawings import data_url, seven_png
+from tests.drawings import data_url, seven_png
 from webapp.s3 import S3UrlError, s3_storages
 
 KEY, SECRET, BUCKET = "digitlab", "not-a-real-secret", "digitlab-test"
@@ -58,7 +58,7 @@ def s3_server():
             try:
                 requests.get(endpoint, timeout=1)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or slow to answer at first
                 assert time.monotonic() < deadline, "moto's server did not start"
                 time.sleep(0.2)
         yield endpoint

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from digits.selectors import review_queue_counts
+from digits.review.selectors import review_queue_counts
 from digits.tallies import tallies_rebuild
 
 

@@ -1,5 +1,4 @@
-"""Helpers that the tests and the benchmarks share (never imported by the
-running site)."""
+"""Free ports for the servers that tests and benchmarks start."""
 
 import socket
 
