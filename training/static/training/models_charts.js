@@ -130,7 +130,8 @@
       stroke: m.fill,
       color: m.fill,
       paths: () => null, // points only
-      points: { show: true, size: 13, width: 2, stroke: "#fff", fill: m.fill },
+      // A ring around the version's own point, which stays visible inside.
+      points: { show: true, size: 17, width: 3, stroke: m.fill, fill: "transparent" },
       value: (u, v) => (v == null ? "–" : `v${rows[u.cursor.idx].version}`),
     });
     const options = {

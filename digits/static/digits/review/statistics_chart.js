@@ -31,7 +31,10 @@
     box,
     {
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+      scales: {
+        x: { time: true, range: (u, min, max) => [min - 43200, max + 43200] }, // half a day either side: whole bars
+        y: { range: (u, min, max) => [0, Math.max(1, max)] },
+      },
       axes: [
         { ...AXIS, space: 60 },
         { ...AXIS, size: 44, values: (u, splits) => splits.map((v) => (Number.isInteger(v) ? String(v) : "")) },
