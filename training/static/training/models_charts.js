@@ -28,8 +28,8 @@
       },
       axes: [
         { ...AXIS, label: "epoch", labelSize: 20, incrs: [1, 2, 5, 10, 20, 50], values: (u, s) => s.map(String) },
-        ...(curves.some((c) => c.scale === "loss") ? [{ ...AXIS, scale: "loss", size: 50, label: "loss", labelSize: 20 }] : []),
-        ...(curves.some((c) => c.scale === "%") ? [{ ...percentAxis(1), label: "accuracy", labelSize: 20 }] : []),
+        ...(curves.some((c) => c.scale === "loss") ? [{ ...AXIS, scale: "loss", size: 44, label: "loss", labelSize: 18 }] : []),
+        ...(curves.some((c) => c.scale === "%") ? [{ ...percentAxis(1), label: "accuracy", labelSize: 18 }] : []),
       ],
       series: [
         { label: "epoch" },

@@ -34,7 +34,7 @@ window.DigitCharts = (() => {
       ...AXIS,
       scale: "%",
       side,
-      size: 60,
+      size: 54,
       values: (u, splits) => splits.map((v, i) => percent(v, Math.abs(splits[1] - splits[0]) || 0.001)),
     };
   }
