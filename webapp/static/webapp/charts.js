@@ -21,11 +21,16 @@ window.DigitCharts = (() => {
     return el ? JSON.parse(el.textContent) : null;
   }
 
-  // A share as a percentage, with as many decimals as the axis's step needs
-  // (accuracies between 99.1% and 99.6% must not all read "99%").
-  function percent(value, step = 0.001) {
+  // A share as a percentage: with two decimals, or with as many as an
+  // axis's step needs (steps of 2.5% must not read 93% for 92.5%, steps of
+  // 0.1% must not all read 99%).
+  function percent(value, step = null) {
     if (value == null) return "–";
-    const decimals = Math.min(3, Math.max(0, Math.ceil(-Math.log10(step * 100) + 0.001)));
+    let decimals = 2;
+    if (step) {
+      const points = step * 100;
+      decimals = [0, 1, 2, 3].find((d) => Math.abs(Math.round(points * 10 ** d) - points * 10 ** d) < 1e-6) ?? 3;
+    }
     return `${(value * 100).toFixed(decimals)}%`;
   }
 
@@ -35,7 +40,7 @@ window.DigitCharts = (() => {
       scale: "%",
       side,
       size: 54,
-      values: (u, splits) => splits.map((v, i) => percent(v, Math.abs(splits[1] - splits[0]) || 0.001)),
+      values: (u, splits) => splits.map((v) => percent(v, Math.abs(splits[1] - splits[0]) || 0.001)),
     };
   }
 
