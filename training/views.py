@@ -16,6 +16,7 @@ from models.models import ModelVersion
 from models.selectors import activation_history, model_version_list
 from webapp.staff import staff_page
 
+from .charts import run_curve, versions_over_time
 from .selectors import training_run_latest, training_run_list, training_runs_by_version
 
 NO_DRAWINGS = DrawingsOfVersion(predicted=0, checked=0, right=0)
@@ -28,11 +29,16 @@ def models_page(request):
     drawings = drawings_per_model_version()
     versions = list(model_version_list())
     made_by = training_runs_by_version(version_ids=[v.pk for v in versions])
+    latest_run, runs = training_run_latest(), list(training_run_list(limit=10))
+    if latest_run and latest_run not in runs:
+        runs.insert(0, latest_run)
+    activations = list(activation_history())
     context = {
         "versions": [(v, drawings.get(v.pk, NO_DRAWINGS), made_by.get(v.pk)) for v in versions],
-        "latest_run": training_run_latest(),
-        "runs": training_run_list(limit=10),
-        "activations": activation_history(),
+        "latest_run": latest_run,
+        "run_curves": [run_curve(run) for run in runs],
+        "versions_chart": versions_over_time(versions=versions, activations=activations),
+        "activations": activations,
         **versions_compared(versions=versions, a=request.GET.get("a"), b=request.GET.get("b")),
     }
     return render(request, "training/models_page.html", context)

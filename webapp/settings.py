@@ -76,6 +76,9 @@ INSTALLED_APPS = [
     "django_prometheus",
     "axes",
     "django_ratelimit",
+    # Its templates and static files: /api/docs serves Swagger UI from here,
+    # not from a CDN, so the docs work offline.
+    "ninja",
     "digits",
     "models",
     "training",

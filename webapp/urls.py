@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from training.views import models_page
 
@@ -7,6 +9,9 @@ from .api import api
 from .metrics import metrics_view
 
 urlpatterns = [
+    # Pages that name no icon (the admin's, JSON) still have the browser ask
+    # for /favicon.ico; without this, each asks in vain (a 404 in the console).
+    path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}webapp/favicon.svg")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("metrics", metrics_view, name="metrics"),

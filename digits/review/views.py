@@ -30,9 +30,11 @@ def queue(request):
 @staff_page("digits.view_sample")
 def statistics(request):
     matrix = confusion_matrix_get()
+    per_day = sample_counts_per_day(days=30)
     context = {
         "by_label": sample_counts_by_label_and_status(),
-        "per_day": sample_counts_per_day(days=30),
+        "per_day": per_day,
+        "per_day_total": sum(row["total"] for row in per_day),
         "disagreement": disagreement_get(),
         "matrix": matrix,
         "heat": _heat_rows(matrix),

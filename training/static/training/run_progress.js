@@ -1,6 +1,7 @@
 // The live progress of the training run in flight, on the /models/ page and
 // on the admin's list of runs: poll the latest run (the URL is the script
-// tag's data-url) until it finishes, and update whichever of the two shows it.
+// tag's data-url) until it finishes, and update whichever of the two shows it;
+// each answer is also announced as a "training-run" event.
 (() => {
   "use strict";
 
@@ -37,6 +38,7 @@
       .then((run) => {
         if (!run) return;
         show(run);
+        document.dispatchEvent(new CustomEvent("training-run", { detail: run })); // the run's curve (models_charts.js)
         if (run.status === "queued" || run.status === "running") setTimeout(poll, 1000);
       })
       .catch(() => setTimeout(poll, 5000)); // the server is away: try again, more slowly
