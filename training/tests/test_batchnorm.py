@@ -43,7 +43,7 @@ def test_folding_keeps_the_served_network_and_its_layer_names():
 def test_the_folded_network_gives_the_trained_batchnorm_networks_probabilities(mnist):
     model = build_cnn_bn()
     config = TrainConfig(epochs=1, batch_size=64, learning_rate=5e-3, warmup_epochs=0.2, batchnorm=True)
-    fit(model, mnist.x_train[:4000], mnist.y_train[:4000], config)
+    fit(model, mnist.x_train[:4000], mnist.y_train[:4000], config, warmup_epochs=config.warmup_epochs)
     # Trained statistics are far from the initial ones, so the fold has something to get wrong.
     assert np.abs(model.get_layer("conv3_bn").get_weights()[2]).max() > 0.05
     x = model_input(mnist.x_test[:2000])
