@@ -1,6 +1,6 @@
 """The baseline stage: a fresh CNN trained on MNIST train less the validation
-split (and, for a full retrain, the collected drawings), the epoch kept and
-the temperature fitted on validation, measured on the MNIST test set."""
+split, the epoch kept and the temperature fitted on validation, measured on
+the MNIST test set."""
 
 from __future__ import annotations
 
@@ -43,7 +43,6 @@ class TrainConfig:
     test_limit: int | None = None
     validation_size: int = VALIDATION_SIZE
     validation_seed: int = VALIDATION_SEED
-    drawings_repeat: int = 10  # a full retrain sees each collected drawing this often an epoch
     augment: AugmentConfig = field(default_factory=lambda: BASELINE_AUGMENT)
 
     def as_dict(self) -> dict:
@@ -52,18 +51,9 @@ class TrainConfig:
         return d
 
 
-def train_baseline(
-    data,
-    config: TrainConfig,
-    *,
-    on_epoch: EpochCallback | None = None,
-    verbose: int = 2,
-    drawings_x: np.ndarray | None = None,
-    drawings_y: np.ndarray | None = None,
-):
-    """Train a fresh CNN on MNIST train less the validation split (plus, for
-    a full retrain, the collected drawings repeated ``drawings_repeat``
-    times); returns (model, metrics, data_summary)."""
+def train_baseline(data, config: TrainConfig, *, on_epoch: EpochCallback | None = None, verbose: int = 2):
+    """Train a fresh CNN on MNIST train less the validation split; returns
+    (model, metrics, data_summary)."""
     import keras
 
     from .batchnorm import batchnorm_statistics_recompute, build_cnn_bn, fold_batchnorm
@@ -76,10 +66,6 @@ def train_baseline(
     split = validation_split(data, size=config.validation_size, seed=config.validation_seed)
     x_train, y_train = split.x_train[: config.train_limit or None], split.y_train[: config.train_limit or None]
     x_test, y_test = data.x_test[: config.test_limit or None], data.y_test[: config.test_limit or None]
-    collected = 0 if drawings_y is None else len(drawings_y)
-    if collected:
-        x_train = np.concatenate([x_train, np.repeat(drawings_x, config.drawings_repeat, axis=0)])
-        y_train = np.concatenate([y_train, np.repeat(drawings_y, config.drawings_repeat, axis=0)])
     model = build_cnn_bn() if config.batchnorm else build_cnn()
     validation = (split.x_validation, split.y_validation)
     best_epoch = fit(
@@ -113,7 +99,7 @@ def train_baseline(
         "mnist_train_per_digit": np.bincount(split.y_train, minlength=10).tolist(),
         "validation_count": int(len(split.y_validation)),
         "mnist_test_count": int(len(y_test)),
-        "collected_per_digit": np.bincount(drawings_y, minlength=10).tolist() if collected else [0] * 10,
+        "collected_per_digit": [0] * 10,  # a baseline learns no drawings
     }
     return model, metrics, summary
 
