@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from django.conf import settings
@@ -60,8 +60,9 @@ class FineTuneConfig:
         )
 
     @classmethod
-    def from_settings(cls, **overrides) -> FineTuneConfig:
-        values = dict(
+    def from_settings(cls) -> FineTuneConfig:
+        """The recipe the settings (the worker's environment) give."""
+        return cls(
             epochs=settings.FINE_TUNE_EPOCHS,
             batch_size=settings.FINE_TUNE_BATCH_SIZE,
             learning_rate=settings.FINE_TUNE_LEARNING_RATE,
@@ -71,12 +72,6 @@ class FineTuneConfig:
             focus_digits=list(settings.FOCUS_DIGITS),
             test_limit=settings.FINE_TUNE_TEST_LIMIT,
         )
-        unknown = set(overrides) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown fine-tuning settings: {', '.join(sorted(unknown))}")
-        if isinstance(overrides.get("augment"), dict):
-            overrides["augment"] = AugmentConfig(**overrides["augment"])
-        return cls(**{**values, **overrides})
 
     def as_dict(self) -> dict:
         d = asdict(self)

@@ -56,12 +56,8 @@ class RunRequest:
 # --- the lifecycle of a run ---------------------------------------------------
 
 
-def training_run_request(*, trigger: str, by: str = "", overrides: dict | None = None) -> RunRequest:
-    """Queue a fine-tuning run unless one is already queued or running.
-    ``overrides`` replace settings of this one run (FineTuneConfig fields)."""
-    from .fine_tune import FineTuneConfig
-
-    FineTuneConfig.from_settings(**(overrides or {}))  # refuse unknown settings now, not in the worker
+def training_run_request(*, trigger: str, by: str = "") -> RunRequest:
+    """Queue a fine-tuning run unless one is already queued or running."""
     training_runs_reap()
     try:
         with transaction.atomic():
@@ -69,8 +65,7 @@ def training_run_request(*, trigger: str, by: str = "", overrides: dict | None =
                 kind=TrainingRun.Kind.FINE_TUNE,
                 trigger=trigger,
                 requested_by=by[:150],
-                epochs=(overrides or {}).get("epochs", settings.FINE_TUNE_EPOCHS),
-                params=overrides or {},
+                epochs=settings.FINE_TUNE_EPOCHS,
             )
             # Sent once the run is committed, so the worker never misses it.
             send = current_app.send_task
@@ -263,7 +258,7 @@ def _fine_tune(run: TrainingRun) -> None:
         message = f"Nothing new to learn{after}: {drawings.pick.available} drawings, none newly approved."
         training_run_finish(run_id=run.pk, status=skipped, message=message, parent=parent, data_until=data_until)
         return
-    config = FineTuneConfig.from_settings(**run.params)
+    config = FineTuneConfig.from_settings()
     TrainingRun.objects.filter(pk=run.pk).update(parent=parent, params=config.as_dict(), epochs=config.epochs)
     candidate = fine_tune_candidate(
         parent=parent,
