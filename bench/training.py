@@ -40,10 +40,9 @@ def main() -> None:
     from digits.preprocessing import drawing_to_mnist
     from digits.selectors import DrawingArrays
     from models.selectors import active_model_version_get
-    from training.batchnorm import build_cnn_bn
+    from training.batches import ImageBatches
     from training.datasets import load_mnist, validation_split
     from training.fine_tune import FineTuneConfig
-    from training.fitting import make_dataset
     from training.network import build_cnn
     from training.pipeline import fine_tune_candidate
     from training.selectors import DrawingsPick, FineTuneDrawings
@@ -57,9 +56,9 @@ def main() -> None:
     config = TrainConfig()
     print(f"before: {load()}")
     for name, augment in (("augmented as the baseline trains", config.augment), ("not augmented", None)):
-        model = build_cnn_bn() if config.batchnorm else build_cnn()  # the network the baseline trains
+        model = build_cnn(batchnorm=config.batchnorm)  # the network the baseline trains
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        ds = make_dataset(split.x_train, split.y_train, batch_size=config.batch_size, seed=1, augment=augment)
+        ds = ImageBatches(split.x_train, split.y_train, batch_size=config.batch_size, seed=1, augment=augment)
         started = time.perf_counter()
         model.fit(ds, epochs=1, verbose=0)
         epoch_s = time.perf_counter() - started

@@ -18,22 +18,6 @@ from .augment import AugmentConfig
 EpochCallback = Callable[[int, int, dict], None]  # (epoch, epochs, logs)
 
 
-def make_dataset(
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    batch_size: int,
-    seed: int,
-    augment: AugmentConfig | None,
-    augment_mask: np.ndarray | None = None,
-):
-    """Shuffled batches of model input, augmented in NumPy (training.batches);
-    ``augment_mask`` limits augmentation to the images it marks."""
-    from .batches import ImageBatches
-
-    return ImageBatches(x, y, batch_size=batch_size, seed=seed, augment=augment, augment_mask=augment_mask)
-
-
 def compile_for_training(model, *, learning_rate: float, steps: int, warmup_steps: int = 0) -> None:
     """Adam with a learning rate cosine-decayed to zero over ``steps``, so the
     last steps settle, after rising linearly from zero over ``warmup_steps``
@@ -94,6 +78,8 @@ def fit(
 
     from models.model_input import model_input
 
+    from .batches import ImageBatches
+
     epoch_steps = math.ceil(len(y) / config.batch_size)
     compile_for_training(
         model,
@@ -101,7 +87,7 @@ def fit(
         steps=config.epochs * epoch_steps,
         warmup_steps=round(warmup_epochs * epoch_steps),
     )
-    ds = make_dataset(
+    ds = ImageBatches(
         x, y, batch_size=config.batch_size, seed=config.seed, augment=config.augment, augment_mask=augment_mask
     )
     callbacks = [progress_callback(on_epoch, config.epochs)] if on_epoch else []

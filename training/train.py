@@ -23,7 +23,7 @@ BASELINE_AUGMENT = AugmentConfig(salt_pepper=0.02, shift=0.08, rotation=0.04, zo
 
 
 # Batch normalisation's statistics are recomputed on this many training
-# images, augmented as in training (training.batchnorm).
+# images, augmented as in training (training.network).
 STATISTICS_IMAGES = 4_000
 
 
@@ -37,7 +37,7 @@ class TrainConfig:
     batch_size: int = 128
     learning_rate: float = 5e-3
     warmup_epochs: float = 0.5  # the learning rate rises linearly to its peak over these
-    batchnorm: bool = True  # train with batch normalisation, folded away before serving (training.batchnorm)
+    batchnorm: bool = True  # train with batch normalisation, folded away before serving (training.network)
     seed: int = 1234
     train_limit: int | None = None  # a slice of MNIST, for tests
     test_limit: int | None = None
@@ -56,17 +56,17 @@ def train_baseline(data, config: TrainConfig, *, on_epoch: EpochCallback | None 
     (model, metrics, data_summary)."""
     import keras
 
-    from .batchnorm import batchnorm_statistics_recompute, build_cnn_bn, fold_batchnorm
+    from .batches import ImageBatches
     from .datasets import validation_split
     from .evaluation import predict_probabilities
-    from .fitting import fit, make_dataset
-    from .network import build_cnn
+    from .fitting import fit
+    from .network import batchnorm_statistics_recompute, build_cnn, fold_batchnorm
 
     keras.utils.set_random_seed(config.seed)
     split = validation_split(data, size=config.validation_size, seed=config.validation_seed)
     x_train, y_train = split.x_train[: config.train_limit or None], split.y_train[: config.train_limit or None]
     x_test, y_test = data.x_test[: config.test_limit or None], data.y_test[: config.test_limit or None]
-    model = build_cnn_bn() if config.batchnorm else build_cnn()
+    model = build_cnn(batchnorm=config.batchnorm)
     validation = (split.x_validation, split.y_validation)
     best_epoch = fit(
         model,
@@ -79,7 +79,7 @@ def train_baseline(data, config: TrainConfig, *, on_epoch: EpochCallback | None 
         validation=validation,
     )
     if config.batchnorm:
-        sample = make_dataset(
+        sample = ImageBatches(
             x_train[:STATISTICS_IMAGES],
             y_train[:STATISTICS_IMAGES],
             batch_size=512,
