@@ -19,7 +19,7 @@ from models.models import ModelVersion
 from models.registry import model_version_activate, model_version_register, model_version_reject
 from models.selectors import active_model_version_get
 
-from .export import ExportRefused, LiteRTArtifact, litert_for_registration
+from .litert import ExportRefused, LiteRTArtifact, litert_for_registration
 from .fitting import EpochCallback
 from .locks import single_flight
 from .models import TrainingRun
