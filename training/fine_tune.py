@@ -25,7 +25,6 @@ import numpy as np
 from django.conf import settings
 
 from .augment import AugmentConfig
-from .evaluation import classification_metrics, predict_digits, predict_probabilities
 from .fitting import EpochCallback
 
 log = logging.getLogger(__name__)
@@ -156,62 +155,3 @@ def random_layers_reseed(model, seed: int) -> None:
         generator = getattr(layer, "seed_generator", None)
         if generator is not None:
             generator.state.assign(keras.ops.convert_to_tensor([seed + index, 0], dtype=generator.state.dtype))
-
-
-@dataclass
-class Judgement:
-    """One model's answers on the images that decide (validation, held-out
-    drawings) and on the MNIST test set that is only reported."""
-
-    validation: np.ndarray  # (N, 10) probabilities
-    test: np.ndarray
-    heldout: np.ndarray  # predicted digits
-
-
-def judge(model, *, validation_x: np.ndarray, test_x: np.ndarray, heldout_x: np.ndarray) -> Judgement:
-    return Judgement(
-        validation=predict_probabilities(model, validation_x),
-        test=predict_probabilities(model, test_x),
-        heldout=predict_digits(model, heldout_x),
-    )
-
-
-def judgement_metrics(judgement: Judgement, *, y_validation, y_test, y_heldout) -> dict:
-    """The metrics a version records (see train.version_metrics), plus the held-out drawings."""
-    from .train import version_metrics
-
-    return {
-        **version_metrics(
-            validation=judgement.validation, y_validation=y_validation, test=judgement.test, y_test=y_test
-        ),
-        **classification_metrics(y_heldout, judgement.heldout, "heldout"),
-    }
-
-
-def gate_judgements(
-    candidate: Judgement,
-    parent: Judgement,
-    *,
-    y_validation: np.ndarray,
-    y_test: np.ndarray,
-    y_heldout: np.ndarray,
-    focus_digits: list[int],
-    lineage_best_validation: float | None,
-    lineage_tolerance: float,
-):
-    """The gate on two judgements: validation and held-out drawings decide;
-    ``y_test`` is taken only to make plain that the test set is not used."""
-    from .gate import promotion_gate
-
-    del y_test  # reported in the metrics, never a reason to promote
-    return promotion_gate(
-        y_validation=y_validation,
-        candidate_validation=candidate.validation.argmax(axis=1),
-        parent_validation=parent.validation.argmax(axis=1),
-        y_heldout=y_heldout,
-        candidate_heldout=candidate.heldout,
-        parent_heldout=parent.heldout,
-        focus_digits=focus_digits,
-        lineage_best_validation=lineage_best_validation,
-        lineage_tolerance=lineage_tolerance,
-    )

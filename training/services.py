@@ -19,10 +19,12 @@ from models.models import ModelVersion
 from models.registry import model_version_activate, model_version_register, model_version_reject
 from models.selectors import active_model_version_get
 
-from .litert import ExportRefused, LiteRTArtifact, litert_for_registration
+from .fine_tune import FineTuneConfig
 from .fitting import EpochCallback
+from .litert import ExportRefused, LiteRTArtifact, litert_for_registration
 from .locks import single_flight
 from .models import TrainingRun
+from .pipeline import Candidate, fine_tune_candidate
 from .selectors import (
     fine_tune_drawings_get,
     fine_tune_in_flight,
@@ -241,10 +243,8 @@ def fine_tune_run_execute(*, run_id: int) -> TrainingRun | None:
 
 
 def _fine_tune(run: TrainingRun) -> None:
-    from .datasets import load_mnist
-    from .fine_tune import FineTuneConfig
-    from .pipeline import fine_tune_candidate
-
+    """Read the drawings, fine-tune, evaluate, gate and export
+    (training.pipeline), then register what came out."""
     skipped = TrainingRun.Status.SKIPPED
     parent = active_model_version_get()
     if parent is None:
@@ -258,29 +258,29 @@ def _fine_tune(run: TrainingRun) -> None:
         message = f"Nothing new to learn{after}: {drawings.pick.available} drawings, none newly approved."
         training_run_finish(run_id=run.pk, status=skipped, message=message, parent=parent, data_until=data_until)
         return
+    lineage_best = lineage_best_validation_accuracy(version=parent)
     config = FineTuneConfig.from_settings()
     TrainingRun.objects.filter(pk=run.pk).update(parent=parent, params=config.as_dict(), epochs=config.epochs)
+    # Everything before the registering transaction, the export included
+    # (seconds of work).
     candidate = fine_tune_candidate(
         parent=parent,
         config=config,
         drawings=drawings,
         on_epoch=_progress_of(run.pk),
-        lineage_best_validation=lineage_best_validation_accuracy(version=parent),
+        lineage_best_validation=lineage_best,
     )
     candidate.data_summary["collected_until"] = data_until.isoformat()
-    # Before the registering transaction (seconds of work): the export, checked
-    # on the MNIST test images the gate measured on.
-    litert = litert_for_registration(candidate.model, images=load_mnist().x_test[: config.test_limit or None])
-    _fine_tune_outcome_record(run, parent, candidate, litert, data_until)
+    _fine_tune_outcome_record(run, parent, candidate, data_until)
 
 
-def _fine_tune_outcome_record(run: TrainingRun, parent: ModelVersion, candidate, litert, data_until) -> None:
+def _fine_tune_outcome_record(run: TrainingRun, parent: ModelVersion, candidate: Candidate, data_until) -> None:
     """Register the candidate, promote or reject it as the gate said, and
     finish the run, all in one transaction."""
     with transaction.atomic():
         version = _version_register(
             model=candidate.model,
-            litert=litert,
+            litert=candidate.litert,
             metrics=candidate.metrics,
             params=candidate.params,
             data_summary=candidate.data_summary,

@@ -58,7 +58,7 @@ def train_baseline(data, config: TrainConfig, *, on_epoch: EpochCallback | None 
 
     from .batches import ImageBatches
     from .datasets import validation_split
-    from .evaluation import predict_probabilities
+    from .evaluation import predict_probabilities, version_metrics
     from .fitting import fit
     from .network import batchnorm_statistics_recompute, build_cnn, fold_batchnorm
 
@@ -102,16 +102,3 @@ def train_baseline(data, config: TrainConfig, *, on_epoch: EpochCallback | None 
         "collected_per_digit": [0] * 10,  # a baseline learns no drawings
     }
     return model, metrics, summary
-
-
-def version_metrics(*, validation: np.ndarray, y_validation, test: np.ndarray, y_test) -> dict:
-    """What a version records about MNIST: validation (decides) and test
-    (reported), accuracy per digit, confusions, the fitted temperature and
-    the calibration error."""
-    from .evaluation import calibration_metrics, classification_metrics
-
-    return {
-        **classification_metrics(y_validation, validation.argmax(axis=1), "validation"),
-        **classification_metrics(y_test, test.argmax(axis=1), "mnist"),
-        **calibration_metrics(validation=validation, y_validation=y_validation, test=test, y_test=y_test),
-    }
