@@ -1,9 +1,9 @@
-"""Training figures: one MNIST epoch of the baseline CNN, and one fine-tuning
+"""Training times: one MNIST epoch of the baseline CNN, and one fine-tuning
 run (the retraining's data mix and settings) from the local baseline, with
 the peak resident memory of this process (what a Celery worker holds while
 it trains); each figure with the load average beside it (2 shared cores).
 
-    .venv/bin/python bench/training.py
+    .venv/bin/python bench/training_time.py
 
 Needs an active version in the registry the environment points at
 (DATABASE_URL, else var/: `make run` or `python manage.py train_baseline`);
@@ -83,7 +83,7 @@ def main() -> None:
     print(
         f"fine-tuning path ({ft.epochs} epochs over {summary['training_images']} images: {ft.rehearsal} MNIST "
         f"rehearsal + 240 drawings x{summary['collected_repeat']}; both models judged on 5000 validation, "
-        f"10000 test and 60 held-out images; gate): {ft_s:.1f} s ({load()}); "
+        f"10000 test and 60 held-out images; gate; LiteRT export checked on the 10000): {ft_s:.1f} s ({load()}); "
         f"preprocessing 300 drawings {prep_s:.2f} s"
     )
     print(f"  {candidate.decision.reason}")
