@@ -10,7 +10,6 @@ import traceback
 from dataclasses import dataclass
 from datetime import timedelta
 
-from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -36,11 +35,9 @@ from .train import TrainConfig
 
 log = logging.getLogger(__name__)
 
-# The Celery task that executes a queued run (training/tasks.py), sent by
-# name so that this module and the tasks do not import each other.
-FINE_TUNE_TASK = "training.fine_tune_run"
 # A queued run whose message was never picked up (no worker, a flushed
-# broker) stops blocking new runs after this long; its message expires too.
+# broker) stops blocking new runs after this long; its message expires too
+# (training.tasks.fine_tune_run).
 QUEUED_EXPIRES_SECONDS = 6 * 3600
 WORKER_LOST = "The worker running it stopped (killed, or its host lost) before it finished; nothing was registered."
 
@@ -70,8 +67,10 @@ def training_run_request(*, trigger: str, by: str = "") -> RunRequest:
                 epochs=settings.FINE_TUNE_EPOCHS,
             )
             # Sent once the run is committed, so the worker never misses it.
-            send = current_app.send_task
-            transaction.on_commit(lambda: send(FINE_TUNE_TASK, (run.pk,), expires=QUEUED_EXPIRES_SECONDS))
+            # Imported here: the tasks module imports this one.
+            from .tasks import fine_tune_run
+
+            fine_tune_run.delay_on_commit(run.pk)
     except IntegrityError:  # the one_fine_tune_in_flight constraint
         current = fine_tune_in_flight()
         what = f"run {current.pk} is {current.status}" if current else "another run is in flight"
