@@ -66,6 +66,14 @@ def fine_tune_candidate(
         drawings_y=drawings.train.y,
         config=config,
     )
+    summary = {
+        **data.summary,
+        "new_drawings": drawings.pick.new,
+        "drawings_available": drawings.pick.available,
+        "heldout_per_digit": per_digit(drawings.heldout.y),
+        "validation_count": int(len(split.y_validation)),
+        "mnist_test_count": int(len(labels["y_test"])),
+    }
     model = fine_tune(read_model(parent), data, config, on_epoch=on_epoch)
 
     candidate, parent_judgement = judge(model, **images), judge(read_model(parent), **images)
@@ -84,13 +92,5 @@ def fine_tune_candidate(
     metrics["parent_metrics"] = {k: v for k, v in parent_metrics.items() if not k.endswith("_confusion")}
 
     litert = litert_for_registration(model, images=images["test_x"])
-    summary = {
-        **data.summary,
-        "new_drawings": drawings.pick.new,
-        "drawings_available": drawings.pick.available,
-        "heldout_per_digit": per_digit(drawings.heldout.y),
-        "validation_count": int(len(split.y_validation)),
-        "mnist_test_count": int(len(labels["y_test"])),
-    }
     params = version_params(config, kind="fine_tune", parent=parent.version, method=config.method)
     return Candidate(model, metrics, params, summary, decision, litert)
