@@ -98,10 +98,10 @@ def tiny_model_path(mnist, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_litert(tiny_model_path, mnist):
-    """The tiny CNN's checked LiteRT export (training.export), made once."""
+    """The tiny CNN's checked LiteRT export (training.litert), made once."""
     import keras
 
-    from training.export import litert_for_registration
+    from training.litert import litert_for_registration
 
     model = keras.models.load_model(tiny_model_path, compile=False)
     return litert_for_registration(model, images=mnist.x_test[:2000])

@@ -110,7 +110,7 @@ def prepare_database(env: dict, artifact: Path) -> None:
         )
     code = (
         "import keras; from models.registry import model_version_register as r, model_version_activate as a; "
-        "from training.datasets import load_mnist; from training.export import litert_for_registration as e; "
+        "from training.datasets import load_mnist; from training.litert import litert_for_registration as e; "
         + load
         + "lite = e(m, images=load_mnist().x_test); "
         "kw = dict(model=m, litert=lite.content, architecture=lite.architecture, metrics={}, params={}, "

@@ -94,7 +94,7 @@ def setup_model(artifact: str | None) -> None:
 
     from models.registry import model_version_activate, model_version_register
     from training.datasets import load_mnist
-    from training.export import litert_for_registration
+    from training.litert import litert_for_registration
 
     call_command("migrate", verbosity=0)
     if artifact:

@@ -148,7 +148,7 @@ def main() -> None:
     from models.registry import model_version_activate, model_version_register
     from models.serving import read_model
     from training.datasets import load_mnist
-    from training.export import litert_for_registration
+    from training.litert import litert_for_registration
     from training.models import TrainingRun
     from training.services import training_run_request_on_threshold
 

@@ -103,7 +103,7 @@ def _tiny_version():
         return existing
     from models.registry import model_version_activate, model_version_register
     from training.datasets import load_mnist
-    from training.export import litert_for_registration
+    from training.litert import litert_for_registration
     from training.train import TrainConfig, train_baseline
 
     print("training a tiny CNN for the scratch registry ...", flush=True)

@@ -17,7 +17,7 @@ class ModelVersion(models.Model):
     artifact = models.FileField(storage=artifact_storage, max_length=255)
     sha256 = models.CharField(max_length=64)
     # What web processes serve: the LiteRT export of ``artifact``, checked
-    # against it before registration (training/export.py).  Empty only for
+    # against it before registration (training/litert.py).  Empty only for
     # versions registered before LiteRT; `manage.py export_litert` fills them.
     litert_artifact = models.FileField(storage=artifact_storage, max_length=255, blank=True)
     litert_sha256 = models.CharField(max_length=64, blank=True)

@@ -87,13 +87,13 @@ def model_version_register(
     parent: ModelVersion | None = None,
 ) -> ModelVersion:
     """Save ``model`` (Keras) and ``litert`` (its LiteRT export, checked
-    against it by training.export: what web processes serve) as artifacts,
+    against it by training.litert: what web processes serve) as artifacts,
     each with its own sha256, and record them as a candidate version.
 
     ``architecture`` is the layer summary the drawing page shows; training
     passes it in, so the registry needs to know nothing of the network."""
     if not litert:
-        raise RegistryError("A version needs its LiteRT export (training.export.litert_for_registration).")
+        raise RegistryError("A version needs its LiteRT export (training.litert.litert_for_registration).")
     tmp = _staged(".keras", model.save)
     try:
         lite_tmp = _staged(".tflite", _write_bytes(litert))

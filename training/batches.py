@@ -40,8 +40,7 @@ class ImageBatches(keras.utils.PyDataset):
         augment_mask: np.ndarray | None = None,
     ):
         super().__init__(workers=WORKERS)
-        y = np.asarray(y)
-        self.x, self.y = x, (y.astype(np.int32) if y.ndim == 1 else y.astype(np.float32))  # labels or soft targets
+        self.x, self.y = x, np.asarray(y, np.int32)
         self.batch_size, self.seed = batch_size, seed
         self.augment = augment if augment is not None and augment.enabled else None
         self.augment_mask = augment_mask

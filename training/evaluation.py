@@ -1,7 +1,11 @@
-"""The evaluation stage: accuracy, per-digit accuracy and confusion matrices
-of a model on MNIST test images and on held-out drawings."""
+"""The evaluation stage: a model's answers on the images that judge it, and
+what a version records of them: accuracy, per-digit accuracy, confusion
+matrices and calibration on MNIST validation (decides) and test (reported),
+and on held-out drawings (decide)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -90,4 +94,43 @@ def calibration_metrics(*, validation: np.ndarray, y_validation, test: np.ndarra
         "mnist_ece_raw": expected_calibration_error(test, y_test),
         "mnist_ece": expected_calibration_error(calibrate(test, temperature), y_test),
         "validation_ece": expected_calibration_error(calibrate(validation, temperature), y_validation),
+    }
+
+
+def version_metrics(*, validation: np.ndarray, y_validation, test: np.ndarray, y_test) -> dict:
+    """What a version records about MNIST: validation (decides) and test
+    (reported), accuracy per digit, confusions, the fitted temperature and
+    the calibration error."""
+    return {
+        **classification_metrics(y_validation, validation.argmax(axis=1), "validation"),
+        **classification_metrics(y_test, test.argmax(axis=1), "mnist"),
+        **calibration_metrics(validation=validation, y_validation=y_validation, test=test, y_test=y_test),
+    }
+
+
+@dataclass
+class Judgement:
+    """One model's answers on the images that decide (validation, held-out
+    drawings) and on the MNIST test set that is only reported."""
+
+    validation: np.ndarray  # (N, 10) probabilities
+    test: np.ndarray
+    heldout: np.ndarray  # predicted digits
+
+
+def judge(model, *, validation_x: np.ndarray, test_x: np.ndarray, heldout_x: np.ndarray) -> Judgement:
+    return Judgement(
+        validation=predict_probabilities(model, validation_x),
+        test=predict_probabilities(model, test_x),
+        heldout=predict_digits(model, heldout_x),
+    )
+
+
+def judgement_metrics(judgement: Judgement, *, y_validation, y_test, y_heldout) -> dict:
+    """The metrics a version records (``version_metrics``), plus the held-out drawings."""
+    return {
+        **version_metrics(
+            validation=judgement.validation, y_validation=y_validation, test=judgement.test, y_test=y_test
+        ),
+        **classification_metrics(y_heldout, judgement.heldout, "heldout"),
     }

@@ -7,9 +7,9 @@ epochs on the drawings (repeated to about a third of the data) mixed with a
 rehearsal sample of MNIST train (never its validation split).  Only the
 drawings are augmented, with thicker or thinner strokes, elastic distortion
 and a little rotation: MNIST needs no teaching again, and the baseline's
-augmentations on MNIST were what made fine-tuning forget (README,
-"Learning without forgetting", compares full rehearsal, distillation, EWC,
-WiSE-FT, frozen convolutions, other rates and lengths).
+augmentations on MNIST were what made fine-tuning forget (bench/README.md
+compares full rehearsal, distillation, weight averaging, EWC, WiSE-FT,
+frozen convolutions, other rates and lengths).
 
 TensorFlow is imported inside the functions that need it: this module is
 read by processes that fork (the Celery worker's parent) and must not load it.
@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from django.conf import settings
 
 from .augment import AugmentConfig
-from .evaluation import classification_metrics, predict_digits, predict_probabilities
 from .fitting import EpochCallback
 
 log = logging.getLogger(__name__)
@@ -49,35 +48,20 @@ class FineTuneConfig:
     focus_digits: list[int] = field(default_factory=lambda: [7, 9])
     test_limit: int = 0  # 0: the whole MNIST test set
     seed: int = SEED
-    augment: AugmentConfig = field(default_factory=lambda: DRAWINGS_AUGMENT)
-    augment_mnist: bool = False  # augment the rehearsal images too
-    # Share of the parent's probabilities in the rehearsal images' targets
-    # (LwF).  0.5 measured from the 9-epoch baseline: validation +0.02/+0.00
-    # and, in bench/retrain_experiment.py, 99.72% against 99.68% (a few
-    # images, far from significant), MNIST test -0.14 against -0.11, redrawn
-    # -0.21 both (README, "Retraining"): off, the simpler recipe.
-    distill: float = 0.0
-    # > 0: end on a moving average of the weights; 0.99 measured no better
-    # on validation (README, "Retraining"): off.
-    ema_momentum: float = 0.0
+    augment: AugmentConfig = field(default_factory=lambda: DRAWINGS_AUGMENT)  # the drawings only
 
     @property
     def method(self) -> str:
         """How this fine-tune learns, as a version records it and /models/ shows it."""
-        augmented = "rehearsal and drawings augmented" if self.augment_mnist else "drawings augmented"
-        method = (
+        return (
             f"fine-tune: {self.rehearsal:,} MNIST rehearsal images, {self.epochs} epochs at {self.learning_rate:g}"
-            f" + {augmented} (thickness, elastic)"
+            " + drawings augmented (thickness, elastic)"
         )
-        if self.distill:
-            method += f" + distillation to the parent ({self.distill:g} of the rehearsal targets)"
-        if self.ema_momentum:
-            method += f" + weight averaging (EMA {self.ema_momentum:g})"
-        return method
 
     @classmethod
-    def from_settings(cls, **overrides) -> FineTuneConfig:
-        values = dict(
+    def from_settings(cls) -> FineTuneConfig:
+        """The recipe the settings (the worker's environment) give."""
+        return cls(
             epochs=settings.FINE_TUNE_EPOCHS,
             batch_size=settings.FINE_TUNE_BATCH_SIZE,
             learning_rate=settings.FINE_TUNE_LEARNING_RATE,
@@ -87,12 +71,6 @@ class FineTuneConfig:
             focus_digits=list(settings.FOCUS_DIGITS),
             test_limit=settings.FINE_TUNE_TEST_LIMIT,
         )
-        unknown = set(overrides) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown fine-tuning settings: {', '.join(sorted(unknown))}")
-        if isinstance(overrides.get("augment"), dict):
-            overrides["augment"] = AugmentConfig(**overrides["augment"])
-        return cls(**{**values, **overrides})
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -105,7 +83,7 @@ class TrainingSet:
     x: np.ndarray  # (N, 28, 28) uint8, shuffled by the pipeline
     y: np.ndarray  # (N,) uint8
     summary: dict
-    is_drawing: np.ndarray | None = None  # (N,) bool: which images are collected drawings
+    is_drawing: np.ndarray  # (N,) bool: which images are collected drawings (the only ones augmented)
 
 
 def per_digit(y: np.ndarray) -> list[int]:
@@ -161,9 +139,7 @@ def fine_tune(model, data: TrainingSet, config: FineTuneConfig, *, on_epoch: Epo
     random_layers_reseed(model, config.seed)
     for layer in model.layers:
         layer.trainable = True
-    mask = None if config.augment_mnist else data.is_drawing
-    targets = distillation_targets(model, data, config.distill) if config.distill else data.y
-    fit(model, data.x, targets, config, on_epoch=on_epoch, verbose=verbose, augment_mask=mask)
+    fit(model, data.x, data.y, config, on_epoch=on_epoch, verbose=verbose, augment_mask=data.is_drawing)
     return model
 
 
@@ -179,74 +155,3 @@ def random_layers_reseed(model, seed: int) -> None:
         generator = getattr(layer, "seed_generator", None)
         if generator is not None:
             generator.state.assign(keras.ops.convert_to_tensor([seed + index, 0], dtype=generator.state.dtype))
-
-
-def distillation_targets(parent, data: TrainingSet, share: float) -> np.ndarray:
-    """(N, 10) targets: for the rehearsal images, the label mixed with the
-    parent's probabilities (``share`` of them; Li & Hoiem's "Learning without
-    Forgetting"), so the candidate keeps the parent's answers on MNIST; the
-    drawings keep their labels."""
-    targets = np.eye(10, dtype=np.float32)[data.y]
-    rehearsal = ~data.is_drawing if data.is_drawing is not None else np.ones(len(data.y), bool)
-    parent_probabilities = predict_probabilities(parent, data.x[rehearsal])
-    targets[rehearsal] = (1 - share) * targets[rehearsal] + share * parent_probabilities
-    return targets
-
-
-@dataclass
-class Judgement:
-    """One model's answers on the images that decide (validation, held-out
-    drawings) and on the MNIST test set that is only reported."""
-
-    validation: np.ndarray  # (N, 10) probabilities
-    test: np.ndarray
-    heldout: np.ndarray  # predicted digits
-
-
-def judge(model, *, validation_x: np.ndarray, test_x: np.ndarray, heldout_x: np.ndarray) -> Judgement:
-    return Judgement(
-        validation=predict_probabilities(model, validation_x),
-        test=predict_probabilities(model, test_x),
-        heldout=predict_digits(model, heldout_x),
-    )
-
-
-def judgement_metrics(judgement: Judgement, *, y_validation, y_test, y_heldout) -> dict:
-    """The metrics a version records (see train.version_metrics), plus the held-out drawings."""
-    from .train import version_metrics
-
-    return {
-        **version_metrics(
-            validation=judgement.validation, y_validation=y_validation, test=judgement.test, y_test=y_test
-        ),
-        **classification_metrics(y_heldout, judgement.heldout, "heldout"),
-    }
-
-
-def gate_judgements(
-    candidate: Judgement,
-    parent: Judgement,
-    *,
-    y_validation: np.ndarray,
-    y_test: np.ndarray,
-    y_heldout: np.ndarray,
-    focus_digits: list[int],
-    lineage_best_validation: float | None,
-    lineage_tolerance: float,
-):
-    """The gate on two judgements: validation and held-out drawings decide;
-    ``y_test`` is taken only to make plain that the test set is not used."""
-    from .gate import promotion_gate
-
-    del y_test  # reported in the metrics, never a reason to promote
-    return promotion_gate(
-        y_validation=y_validation,
-        candidate_validation=candidate.validation.argmax(axis=1),
-        parent_validation=parent.validation.argmax(axis=1),
-        y_heldout=y_heldout,
-        candidate_heldout=candidate.heldout,
-        parent_heldout=parent.heldout,
-        focus_digits=focus_digits,
-        lineage_best_validation=lineage_best_validation,
-        lineage_tolerance=lineage_tolerance,
-    )

@@ -12,7 +12,8 @@
   the reason says so.
 
 The MNIST test set never decides: it is recorded beside the decision only.
-Both models are measured by the same run on the same images.
+Both models are measured by the same run on the same images
+(``training.evaluation.judge``); ``gate_judgements`` takes the two judgements.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from math import comb
 
 import numpy as np
+
+from .evaluation import Judgement
 
 SIGNIFICANCE = 0.05
 
@@ -124,3 +127,30 @@ def promotion_gate(
     notes = [line(c) for c in checks if c["candidate"] is None and c not in shown]
     reason = ("Gate failed: " if failed else "Gate passed: ") + "; ".join([line(c) for c in shown] + notes)
     return GateDecision(not failed, reason, checks, unjudged)
+
+
+def gate_judgements(
+    candidate: Judgement,
+    parent: Judgement,
+    *,
+    y_validation: np.ndarray,
+    y_test: np.ndarray,
+    y_heldout: np.ndarray,
+    focus_digits: list[int],
+    lineage_best_validation: float | None,
+    lineage_tolerance: float,
+) -> GateDecision:
+    """The gate on two judgements: validation and held-out drawings decide;
+    ``y_test`` is taken only to make plain that the test set is not used."""
+    del y_test  # reported in the metrics, never a reason to promote
+    return promotion_gate(
+        y_validation=y_validation,
+        candidate_validation=candidate.validation.argmax(axis=1),
+        parent_validation=parent.validation.argmax(axis=1),
+        y_heldout=y_heldout,
+        candidate_heldout=candidate.heldout,
+        parent_heldout=parent.heldout,
+        focus_digits=focus_digits,
+        lineage_best_validation=lineage_best_validation,
+        lineage_tolerance=lineage_tolerance,
+    )

@@ -1,4 +1,5 @@
-"""A fine-tuning run's stages in order: data, fine-tune, evaluate, gate.
+"""A fine-tuning run's stages in order: data, fine-tune, evaluate, gate,
+export.
 
 No rows are written here: ``training.services`` claims the run, records its
 progress and registers what comes out.  TensorFlow loads inside the
@@ -16,6 +17,7 @@ from models.models import ModelVersion
 from .fine_tune import FineTuneConfig
 from .fitting import EpochCallback
 from .gate import GateDecision
+from .litert import LiteRTArtifact
 from .selectors import FineTuneDrawings
 
 
@@ -26,6 +28,7 @@ class Candidate:
     params: dict
     data_summary: dict
     decision: GateDecision
+    litert: LiteRTArtifact  # checked against the model: what web processes will serve
 
 
 def fine_tune_candidate(
@@ -37,17 +40,25 @@ def fine_tune_candidate(
     lineage_best_validation: float | None = None,
 ) -> Candidate:
     """Fine-tune ``parent`` on MNIST rehearsal (MNIST train less the
-    validation split) plus the drawings, judge the candidate and its parent on
-    the same images (validation and held-out drawings decide; the test set is
-    reported), and ask the gate."""
+    validation split) plus the drawings; judge the candidate and its parent
+    on the same images (validation and held-out drawings decide; the test set
+    is reported); ask the gate; export the candidate to LiteRT, checked on
+    the test images it was judged on (ExportRefused: nothing to register)."""
     from models.serving import read_model
 
     from .datasets import load_mnist, validation_split
-    from .fine_tune import build_training_set, fine_tune, gate_judgements, judge, judgement_metrics, per_digit
+    from .evaluation import judge, judgement_metrics
+    from .fine_tune import build_training_set, fine_tune, per_digit
+    from .gate import gate_judgements
+    from .litert import litert_for_registration
     from .provenance import version_params
 
     mnist = load_mnist()
     split = validation_split(mnist)
+    limit = config.test_limit or None
+    images = dict(validation_x=split.x_validation, test_x=mnist.x_test[:limit], heldout_x=drawings.heldout.x)
+    labels = dict(y_validation=split.y_validation, y_test=mnist.y_test[:limit], y_heldout=drawings.heldout.y)
+
     data = build_training_set(
         mnist_x=split.x_train,
         mnist_y=split.y_train,
@@ -55,24 +66,6 @@ def fine_tune_candidate(
         drawings_y=drawings.train.y,
         config=config,
     )
-    limit = config.test_limit or None
-    images = dict(validation_x=split.x_validation, test_x=mnist.x_test[:limit], heldout_x=drawings.heldout.x)
-    labels = dict(y_validation=split.y_validation, y_test=mnist.y_test[:limit], y_heldout=drawings.heldout.y)
-    parent_judgement = judge(read_model(parent), **images)
-    model = fine_tune(read_model(parent), data, config, on_epoch=on_epoch)
-    candidate = judge(model, **images)
-    decision = gate_judgements(
-        candidate,
-        parent_judgement,
-        **labels,
-        focus_digits=config.focus_digits,
-        lineage_best_validation=lineage_best_validation,
-        lineage_tolerance=settings.GATE_LINEAGE_TOLERANCE,
-    )
-    metrics = judgement_metrics(candidate, **labels)
-    parent_metrics = judgement_metrics(parent_judgement, **labels)
-    metrics["gate"] = decision.as_dict()
-    metrics["parent_metrics"] = {k: v for k, v in parent_metrics.items() if not k.endswith("_confusion")}
     summary = {
         **data.summary,
         "new_drawings": drawings.pick.new,
@@ -81,5 +74,23 @@ def fine_tune_candidate(
         "validation_count": int(len(split.y_validation)),
         "mnist_test_count": int(len(labels["y_test"])),
     }
+    model = fine_tune(read_model(parent), data, config, on_epoch=on_epoch)
+
+    candidate, parent_judgement = judge(model, **images), judge(read_model(parent), **images)
+    metrics = judgement_metrics(candidate, **labels)
+    parent_metrics = judgement_metrics(parent_judgement, **labels)
+
+    decision = gate_judgements(
+        candidate,
+        parent_judgement,
+        **labels,
+        focus_digits=config.focus_digits,
+        lineage_best_validation=lineage_best_validation,
+        lineage_tolerance=settings.GATE_LINEAGE_TOLERANCE,
+    )
+    metrics["gate"] = decision.as_dict()
+    metrics["parent_metrics"] = {k: v for k, v in parent_metrics.items() if not k.endswith("_confusion")}
+
+    litert = litert_for_registration(model, images=images["test_x"])
     params = version_params(config, kind="fine_tune", parent=parent.version, method=config.method)
-    return Candidate(model, metrics, params, summary, decision)
+    return Candidate(model, metrics, params, summary, decision, litert)

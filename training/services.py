@@ -10,7 +10,6 @@ import traceback
 from dataclasses import dataclass
 from datetime import timedelta
 
-from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -19,10 +18,12 @@ from models.models import ModelVersion
 from models.registry import model_version_activate, model_version_register, model_version_reject
 from models.selectors import active_model_version_get
 
-from .export import ExportRefused, LiteRTArtifact, litert_for_registration
+from .fine_tune import FineTuneConfig
 from .fitting import EpochCallback
+from .litert import ExportRefused, LiteRTArtifact, litert_for_registration
 from .locks import single_flight
 from .models import TrainingRun
+from .pipeline import Candidate, fine_tune_candidate
 from .selectors import (
     fine_tune_drawings_get,
     fine_tune_in_flight,
@@ -34,11 +35,9 @@ from .train import TrainConfig
 
 log = logging.getLogger(__name__)
 
-# The Celery task that executes a queued run (training/tasks.py), sent by
-# name so that this module and the tasks do not import each other.
-FINE_TUNE_TASK = "training.fine_tune_run"
 # A queued run whose message was never picked up (no worker, a flushed
-# broker) stops blocking new runs after this long; its message expires too.
+# broker) stops blocking new runs after this long; its message expires too
+# (training.tasks.fine_tune_run).
 QUEUED_EXPIRES_SECONDS = 6 * 3600
 WORKER_LOST = "The worker running it stopped (killed, or its host lost) before it finished; nothing was registered."
 
@@ -56,12 +55,8 @@ class RunRequest:
 # --- the lifecycle of a run ---------------------------------------------------
 
 
-def training_run_request(*, trigger: str, by: str = "", overrides: dict | None = None) -> RunRequest:
-    """Queue a fine-tuning run unless one is already queued or running.
-    ``overrides`` replace settings of this one run (FineTuneConfig fields)."""
-    from .fine_tune import FineTuneConfig
-
-    FineTuneConfig.from_settings(**(overrides or {}))  # refuse unknown settings now, not in the worker
+def training_run_request(*, trigger: str, by: str = "") -> RunRequest:
+    """Queue a fine-tuning run unless one is already queued or running."""
     training_runs_reap()
     try:
         with transaction.atomic():
@@ -69,12 +64,13 @@ def training_run_request(*, trigger: str, by: str = "", overrides: dict | None =
                 kind=TrainingRun.Kind.FINE_TUNE,
                 trigger=trigger,
                 requested_by=by[:150],
-                epochs=(overrides or {}).get("epochs", settings.FINE_TUNE_EPOCHS),
-                params=overrides or {},
+                epochs=settings.FINE_TUNE_EPOCHS,
             )
             # Sent once the run is committed, so the worker never misses it.
-            send = current_app.send_task
-            transaction.on_commit(lambda: send(FINE_TUNE_TASK, (run.pk,), expires=QUEUED_EXPIRES_SECONDS))
+            # Imported here: the tasks module imports this one.
+            from .tasks import fine_tune_run
+
+            fine_tune_run.delay_on_commit(run.pk)
     except IntegrityError:  # the one_fine_tune_in_flight constraint
         current = fine_tune_in_flight()
         what = f"run {current.pk} is {current.status}" if current else "another run is in flight"
@@ -246,10 +242,8 @@ def fine_tune_run_execute(*, run_id: int) -> TrainingRun | None:
 
 
 def _fine_tune(run: TrainingRun) -> None:
-    from .datasets import load_mnist
-    from .fine_tune import FineTuneConfig
-    from .pipeline import fine_tune_candidate
-
+    """Read the drawings, fine-tune, evaluate, gate and export
+    (training.pipeline), then register what came out."""
     skipped = TrainingRun.Status.SKIPPED
     parent = active_model_version_get()
     if parent is None:
@@ -263,29 +257,29 @@ def _fine_tune(run: TrainingRun) -> None:
         message = f"Nothing new to learn{after}: {drawings.pick.available} drawings, none newly approved."
         training_run_finish(run_id=run.pk, status=skipped, message=message, parent=parent, data_until=data_until)
         return
-    config = FineTuneConfig.from_settings(**run.params)
+    lineage_best = lineage_best_validation_accuracy(version=parent)
+    config = FineTuneConfig.from_settings()
     TrainingRun.objects.filter(pk=run.pk).update(parent=parent, params=config.as_dict(), epochs=config.epochs)
+    # Everything before the registering transaction, the export included
+    # (seconds of work).
     candidate = fine_tune_candidate(
         parent=parent,
         config=config,
         drawings=drawings,
         on_epoch=_progress_of(run.pk),
-        lineage_best_validation=lineage_best_validation_accuracy(version=parent),
+        lineage_best_validation=lineage_best,
     )
     candidate.data_summary["collected_until"] = data_until.isoformat()
-    # Before the registering transaction (seconds of work): the export, checked
-    # on the MNIST test images the gate measured on.
-    litert = litert_for_registration(candidate.model, images=load_mnist().x_test[: config.test_limit or None])
-    _fine_tune_outcome_record(run, parent, candidate, litert, data_until)
+    _fine_tune_outcome_record(run, parent, candidate, data_until)
 
 
-def _fine_tune_outcome_record(run: TrainingRun, parent: ModelVersion, candidate, litert, data_until) -> None:
+def _fine_tune_outcome_record(run: TrainingRun, parent: ModelVersion, candidate: Candidate, data_until) -> None:
     """Register the candidate, promote or reject it as the gate said, and
     finish the run, all in one transaction."""
     with transaction.atomic():
         version = _version_register(
             model=candidate.model,
-            litert=litert,
+            litert=candidate.litert,
             metrics=candidate.metrics,
             params=candidate.params,
             data_summary=candidate.data_summary,

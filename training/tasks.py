@@ -17,7 +17,7 @@ from django.conf import settings
 from .models import TrainingRun
 from .readings import READINGS_TASK
 from .services import (
-    FINE_TUNE_TASK,
+    QUEUED_EXPIRES_SECONDS,
     LockBusy,
     fine_tune_run_execute,
     training_run_request,
@@ -29,10 +29,11 @@ log = logging.getLogger(__name__)
 
 
 @shared_task(
-    name=FINE_TUNE_TASK,
+    name="training.fine_tune_run",
     bind=True,
     acks_late=True,
     max_retries=30,
+    expires=QUEUED_EXPIRES_SECONDS,  # as the run it executes (training.services.training_runs_reap)
     # The soft limit raises inside the task (the run is marked failed); the
     # hard one kills the pool child, and the next trigger reaps the run.
     soft_time_limit=settings.RETRAIN_TIME_LIMIT,

@@ -1,6 +1,6 @@
 """The baseline stage: a fresh CNN trained on MNIST train less the validation
-split (and, for a full retrain, the collected drawings), the epoch kept and
-the temperature fitted on validation, measured on the MNIST test set."""
+split, the epoch kept and the temperature fitted on validation, measured on
+the MNIST test set."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ BASELINE_AUGMENT = AugmentConfig(salt_pepper=0.02, shift=0.08, rotation=0.04, zo
 
 
 # Batch normalisation's statistics are recomputed on this many training
-# images, augmented as in training (training.batchnorm).
+# images, augmented as in training (training.network).
 STATISTICS_IMAGES = 4_000
 
 
@@ -37,18 +37,12 @@ class TrainConfig:
     batch_size: int = 128
     learning_rate: float = 5e-3
     warmup_epochs: float = 0.5  # the learning rate rises linearly to its peak over these
-    label_smoothing: float = 0.0  # 0.1 measured worse on validation
-    # > 0: end on an exponential moving average of the weights (Polyak
-    # averaging).  0.999 measured lower on validation (99.64% against 99.66%
-    # at 8 epochs, 99.66% against 99.74% at 9; README, "Models"): off.
-    ema_momentum: float = 0.0
-    batchnorm: bool = True  # train with batch normalisation, folded away before serving (training.batchnorm)
+    batchnorm: bool = True  # train with batch normalisation, folded away before serving (training.network)
     seed: int = 1234
     train_limit: int | None = None  # a slice of MNIST, for tests
     test_limit: int | None = None
     validation_size: int = VALIDATION_SIZE
     validation_seed: int = VALIDATION_SEED
-    drawings_repeat: int = 10  # a full retrain sees each collected drawing this often an epoch
     augment: AugmentConfig = field(default_factory=lambda: BASELINE_AUGMENT)
 
     def as_dict(self) -> dict:
@@ -57,39 +51,35 @@ class TrainConfig:
         return d
 
 
-def train_baseline(
-    data,
-    config: TrainConfig,
-    *,
-    on_epoch: EpochCallback | None = None,
-    verbose: int = 2,
-    drawings_x: np.ndarray | None = None,
-    drawings_y: np.ndarray | None = None,
-):
-    """Train a fresh CNN on MNIST train less the validation split (plus, for
-    a full retrain, the collected drawings repeated ``drawings_repeat``
-    times); returns (model, metrics, data_summary)."""
+def train_baseline(data, config: TrainConfig, *, on_epoch: EpochCallback | None = None, verbose: int = 2):
+    """Train a fresh CNN on MNIST train less the validation split; returns
+    (model, metrics, data_summary)."""
     import keras
 
-    from .batchnorm import batchnorm_statistics_recompute, build_cnn_bn, fold_batchnorm
+    from .batches import ImageBatches
     from .datasets import validation_split
-    from .evaluation import predict_probabilities
-    from .fitting import fit, make_dataset
-    from .network import build_cnn
+    from .evaluation import predict_probabilities, version_metrics
+    from .fitting import fit
+    from .network import batchnorm_statistics_recompute, build_cnn, fold_batchnorm
 
     keras.utils.set_random_seed(config.seed)
     split = validation_split(data, size=config.validation_size, seed=config.validation_seed)
     x_train, y_train = split.x_train[: config.train_limit or None], split.y_train[: config.train_limit or None]
     x_test, y_test = data.x_test[: config.test_limit or None], data.y_test[: config.test_limit or None]
-    collected = 0 if drawings_y is None else len(drawings_y)
-    if collected:
-        x_train = np.concatenate([x_train, np.repeat(drawings_x, config.drawings_repeat, axis=0)])
-        y_train = np.concatenate([y_train, np.repeat(drawings_y, config.drawings_repeat, axis=0)])
-    model = build_cnn_bn() if config.batchnorm else build_cnn()
+    model = build_cnn(batchnorm=config.batchnorm)
     validation = (split.x_validation, split.y_validation)
-    best_epoch = fit(model, x_train, y_train, config, on_epoch=on_epoch, verbose=verbose, validation=validation)
+    best_epoch = fit(
+        model,
+        x_train,
+        y_train,
+        config,
+        on_epoch=on_epoch,
+        verbose=verbose,
+        warmup_epochs=config.warmup_epochs,
+        validation=validation,
+    )
     if config.batchnorm:
-        sample = make_dataset(
+        sample = ImageBatches(
             x_train[:STATISTICS_IMAGES],
             y_train[:STATISTICS_IMAGES],
             batch_size=512,
@@ -109,19 +99,6 @@ def train_baseline(
         "mnist_train_per_digit": np.bincount(split.y_train, minlength=10).tolist(),
         "validation_count": int(len(split.y_validation)),
         "mnist_test_count": int(len(y_test)),
-        "collected_per_digit": np.bincount(drawings_y, minlength=10).tolist() if collected else [0] * 10,
+        "collected_per_digit": [0] * 10,  # a baseline learns no drawings
     }
     return model, metrics, summary
-
-
-def version_metrics(*, validation: np.ndarray, y_validation, test: np.ndarray, y_test) -> dict:
-    """What a version records about MNIST: validation (decides) and test
-    (reported), accuracy per digit, confusions, the fitted temperature and
-    the calibration error."""
-    from .evaluation import calibration_metrics, classification_metrics
-
-    return {
-        **classification_metrics(y_validation, validation.argmax(axis=1), "validation"),
-        **classification_metrics(y_test, test.argmax(axis=1), "mnist"),
-        **calibration_metrics(validation=validation, y_validation=y_validation, test=test, y_test=y_test),
-    }

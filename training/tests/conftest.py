@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from digits.models import Sample
+from training.models import TrainingRun
 
 from .processes import start_worker
 
@@ -23,6 +24,19 @@ def wait_until(predicate, timeout: float = 120, interval: float = 0.2, message: 
             return value
         time.sleep(interval)
     raise TimeoutError(message or f"condition not met after {timeout}s")
+
+
+def finished(run_id: int, timeout: float = 180) -> TrainingRun:
+    def done():
+        run = TrainingRun.objects.select_related("result", "parent").get(pk=run_id)
+        return run if run.status in TrainingRun.FINISHED else None
+
+    return wait_until(done, timeout=timeout, message=f"run {run_id} did not finish")
+
+
+def mnist_drawings(mnist, count: int, start: int = 50000):
+    """Real handwriting the tiny model has not trained on, as if collected."""
+    return mnist.x_train[start : start + count], mnist.y_train[start : start + count]
 
 
 @pytest.fixture
@@ -67,16 +81,37 @@ def worker_folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def worker(worker_folder, django_db_setup, django_db_blocker):
-    """One prefork worker (concurrency 1, as in production) for a module."""
+def worker(request, worker_folder, django_db_setup, django_db_blocker):
+    """One prefork worker (concurrency 1, as in production) for a module.
+
+    It reads its settings from its environment, as in production: a module
+    sets ``WORKER_ENV`` (e.g. ``{"FINE_TUNE_EPOCHS": "3"}``) to train with
+    other settings than processes.FAST_TRAINING."""
     from webapp.celery import app
 
     app.control.purge()
-    proc = start_worker(worker_folder)
+    proc = start_worker(worker_folder, **getattr(request.module, "WORKER_ENV", {}))
     try:
         yield proc
     finally:
         proc.stop()
+
+
+@pytest.fixture
+def worker_idle_after(transactional_db, worker):
+    """A registered version sends the worker a readings task after the run
+    has finished; the test database is emptied (TRUNCATE) when a test ends,
+    and the two deadlock when they overlap.  So the test ends only once the
+    worker has nothing active or reserved, twice in a row."""
+    yield
+    from webapp.celery import app
+
+    def idle() -> bool:
+        inspect = app.control.inspect(timeout=1.0)
+        busy = [*(inspect.active() or {}).values(), *(inspect.reserved() or {}).values()]
+        return not any(busy)
+
+    wait_until(lambda: idle() and idle(), timeout=120, interval=0.5, message="the worker is still busy")
 
 
 @pytest.fixture

@@ -3,23 +3,23 @@ import numpy as np
 import pytest
 
 from models.model_input import model_input
-from training.batchnorm import (
-    EPSILON,
-    MOMENTUM,
+from training.batches import ImageBatches
+from training.fitting import fit
+from training.network import (
+    BN_EPSILON,
+    BN_MOMENTUM,
     FusedBatchNorm,
     batchnorm_statistics_recompute,
-    build_cnn_bn,
+    build_cnn,
     fold_batchnorm,
 )
-from training.fitting import fit, make_dataset
-from training.network import build_cnn
 from training.train import TrainConfig, train_baseline
 
 
 def test_the_fused_layer_computes_what_keras_batch_normalization_computes():
     rng = np.random.default_rng(0)
     x = rng.normal(2.0, 3.0, size=(16, 6, 6, 4)).astype(np.float32)
-    fused, reference = FusedBatchNorm(), keras.layers.BatchNormalization(momentum=MOMENTUM, epsilon=EPSILON)
+    fused, reference = FusedBatchNorm(), keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON)
     fused.build(x.shape), reference.build(x.shape)
     weights = [rng.uniform(0.5, 2, 4), rng.normal(size=4), rng.normal(size=4), rng.uniform(0.5, 2, 4)]
     fused.set_weights(weights), reference.set_weights(weights)
@@ -31,7 +31,7 @@ def test_the_fused_layer_computes_what_keras_batch_normalization_computes():
 
 
 def test_folding_keeps_the_served_network_and_its_layer_names():
-    folded = fold_batchnorm(build_cnn_bn())
+    folded = fold_batchnorm(build_cnn(batchnorm=True))
     served = build_cnn()
     assert [(layer.name, type(layer)) for layer in folded.layers] == [
         (layer.name, type(layer)) for layer in served.layers
@@ -41,9 +41,9 @@ def test_folding_keeps_the_served_network_and_its_layer_names():
 
 @pytest.mark.slow
 def test_the_folded_network_gives_the_trained_batchnorm_networks_probabilities(mnist):
-    model = build_cnn_bn()
+    model = build_cnn(batchnorm=True)
     config = TrainConfig(epochs=1, batch_size=64, learning_rate=5e-3, warmup_epochs=0.2, batchnorm=True)
-    fit(model, mnist.x_train[:4000], mnist.y_train[:4000], config)
+    fit(model, mnist.x_train[:4000], mnist.y_train[:4000], config, warmup_epochs=config.warmup_epochs)
     # Trained statistics are far from the initial ones, so the fold has something to get wrong.
     assert np.abs(model.get_layer("conv3_bn").get_weights()[2]).max() > 0.05
     x = model_input(mnist.x_test[:2000])
@@ -55,9 +55,9 @@ def test_the_folded_network_gives_the_trained_batchnorm_networks_probabilities(m
 
 @pytest.mark.slow
 def test_recomputed_statistics_are_those_of_the_images_given(mnist):
-    model = build_cnn_bn()
+    model = build_cnn(batchnorm=True)
     images = mnist.x_train[:1024]
-    batches = make_dataset(images, mnist.y_train[:1024], batch_size=256, seed=1, augment=None)
+    batches = ImageBatches(images, mnist.y_train[:1024], batch_size=256, seed=1, augment=None)
     batchnorm_statistics_recompute(model, batches)
     # conv1 has no bias, so its batch normalisation sees exactly these maps.
     maps = keras.Model(model.input, model.get_layer("conv1").output).predict(model_input(images), verbose=0)

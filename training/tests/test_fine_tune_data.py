@@ -79,30 +79,6 @@ def _with_test_digits_as_drawings(mnist, config: FineTuneConfig, count: int):
     )
 
 
-def test_distillation_mixes_the_parents_answers_into_the_rehearsal_targets_only(mnist, tiny_model_path):
-    import keras
-
-    from training.evaluation import predict_probabilities
-    from training.fine_tune import distillation_targets
-
-    parent = keras.models.load_model(tiny_model_path, compile=False)
-    config = FineTuneConfig(rehearsal=200, collected_share=0.2)
-    data = _with_test_digits_as_drawings(mnist, config, 20)
-    targets = distillation_targets(parent, data, 0.5)
-    assert targets.shape == (len(data.y), 10)
-    np.testing.assert_allclose(targets.sum(axis=1), 1, rtol=1e-5)
-    drawings = data.is_drawing
-    np.testing.assert_array_equal(targets[drawings], np.eye(10)[data.y[drawings]])  # labels, not the parent
-    expected = 0.5 * np.eye(10)[data.y[~drawings]] + 0.5 * predict_probabilities(parent, data.x[~drawings])
-    np.testing.assert_allclose(targets[~drawings], expected, atol=1e-6)
-
-
-def test_a_version_records_distillation_and_weight_averaging_in_its_method():
-    assert "distillation" not in FineTuneConfig(distill=0.0).method
-    assert "distillation to the parent (0.5" in FineTuneConfig(distill=0.5).method
-    assert "weight averaging (EMA 0.99)" in FineTuneConfig(ema_momentum=0.99).method
-
-
 def test_the_same_fine_tune_ends_on_the_same_weights_whenever_the_parent_was_loaded(mnist, tiny_model_path):
     """Each load gives the dropout layer another seed (Python's random state
     moves on); the fine-tune's own seed decides, not the load."""

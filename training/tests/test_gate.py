@@ -1,7 +1,7 @@
 import numpy as np
 
-from training.fine_tune import Judgement, gate_judgements
-from training.gate import mcnemar_worse_p, promotion_gate
+from training.evaluation import Judgement
+from training.gate import gate_judgements, mcnemar_worse_p, promotion_gate
 
 RNG = np.random.default_rng(0)
 Y_VAL = RNG.integers(0, 10, 5000)

@@ -29,9 +29,3 @@ def test_the_threshold_check_stays_quiet_below_the_threshold(settings):
     settings.RETRAIN_THRESHOLD = 5
     assert training_run_request_on_threshold().run is None
     assert not TrainingRun.objects.exists()
-
-
-@pytest.mark.django_db
-def test_unknown_settings_for_a_run_are_refused():
-    with pytest.raises(ValueError, match="unknown fine-tuning settings: learning_rat"):
-        training_run_request(trigger=TrainingRun.Trigger.MANUAL, overrides={"learning_rat": 1})

@@ -20,11 +20,11 @@ def test_a_killed_worker_leaves_the_run_failed_the_lock_free_and_nothing_registe
 
     app.control.purge()
     make_drawings(mnist.x_train[50000:50100], mnist.y_train[50000:50100])
-    doomed = start_worker(worker_folder, name="doomed")
+    # Long enough that the kill lands mid-training.
+    doomed = start_worker(worker_folder, name="doomed", FINE_TUNE_EPOCHS="200")
     fresh = None
     try:
-        # Long enough that the kill lands mid-training.
-        run = training_run_request(trigger=TrainingRun.Trigger.MANUAL, overrides={"epochs": 200}).run
+        run = training_run_request(trigger=TrainingRun.Trigger.MANUAL).run
         wait_until(lambda: TrainingRun.objects.get(pk=run.pk).epoch >= 1, timeout=120, message="no epoch finished")
         doomed.kill()
 

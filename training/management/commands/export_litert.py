@@ -4,7 +4,7 @@ from models.models import ModelVersion
 from models.registry import model_version_litert_attach
 from models.serving import ArtifactError, read_model
 from training.datasets import MnistError, load_mnist
-from training.export import ExportRefused, litert_artifact
+from training.litert import ExportRefused, litert_artifact
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from models.models import ModelVersion
 from models.serving import artifact_read, load_version
-from training.export import ExportRefused, litert_check
+from training.litert import ExportRefused, litert_check
 from training.network import build_cnn
 
 

@@ -1,9 +1,9 @@
-"""Training figures: one MNIST epoch of the baseline CNN, and one fine-tuning
+"""Training times: one MNIST epoch of the baseline CNN, and one fine-tuning
 run (the retraining's data mix and settings) from the local baseline, with
 the peak resident memory of this process (what a Celery worker holds while
 it trains); each figure with the load average beside it (2 shared cores).
 
-    .venv/bin/python bench/training.py
+    .venv/bin/python bench/training_time.py
 
 Needs an active version in the registry the environment points at
 (DATABASE_URL, else var/: `make run` or `python manage.py train_baseline`);
@@ -40,10 +40,9 @@ def main() -> None:
     from digits.preprocessing import drawing_to_mnist
     from digits.selectors import DrawingArrays
     from models.selectors import active_model_version_get
-    from training.batchnorm import build_cnn_bn
+    from training.batches import ImageBatches
     from training.datasets import load_mnist, validation_split
     from training.fine_tune import FineTuneConfig
-    from training.fitting import make_dataset
     from training.network import build_cnn
     from training.pipeline import fine_tune_candidate
     from training.selectors import DrawingsPick, FineTuneDrawings
@@ -57,9 +56,9 @@ def main() -> None:
     config = TrainConfig()
     print(f"before: {load()}")
     for name, augment in (("augmented as the baseline trains", config.augment), ("not augmented", None)):
-        model = build_cnn_bn() if config.batchnorm else build_cnn()  # the network the baseline trains
+        model = build_cnn(batchnorm=config.batchnorm)  # the network the baseline trains
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        ds = make_dataset(split.x_train, split.y_train, batch_size=config.batch_size, seed=1, augment=augment)
+        ds = ImageBatches(split.x_train, split.y_train, batch_size=config.batch_size, seed=1, augment=augment)
         started = time.perf_counter()
         model.fit(ds, epochs=1, verbose=0)
         epoch_s = time.perf_counter() - started
@@ -84,7 +83,7 @@ def main() -> None:
     print(
         f"fine-tuning path ({ft.epochs} epochs over {summary['training_images']} images: {ft.rehearsal} MNIST "
         f"rehearsal + 240 drawings x{summary['collected_repeat']}; both models judged on 5000 validation, "
-        f"10000 test and 60 held-out images; gate): {ft_s:.1f} s ({load()}); "
+        f"10000 test and 60 held-out images; gate; LiteRT export checked on the 10000): {ft_s:.1f} s ({load()}); "
         f"preprocessing 300 drawings {prep_s:.2f} s"
     )
     print(f"  {candidate.decision.reason}")
