@@ -49,6 +49,7 @@ const layers = new Layers({
   inspector: $("inspector"),
   inspectCanvas: $("inspect"),
   inspectLabel: $("inspect-label"),
+  onShown: (names) => showLayers(names),
 });
 
 // Staff only: the drawing through another registered version, side by side.
@@ -109,10 +110,14 @@ async function predict() {
   state.inFlight = true;
   const seq = ++state.seq;
   const revision = state.revision;
-  const image = pad.image();
+  // While a stroke is drawn only the probabilities: a few hundred bytes an
+  // answer on a slow link. When it ends, why, and the maps of the layers on
+  // screen (the others follow when they are scrolled into view).
+  const ended = !pad.drawing;
+  const shown = ended ? layers.wanted() : [];
   try {
-    // Explain once a stroke ends, not on every move while drawing (it costs a few ms of server time).
-    const body = { image, activations: true, explanation: !pad.drawing };
+    const image = await pad.image();
+    const body = { image, activations: shown.length ? shown : false, explanation: ended };
     const { ok, status, data, retryAfter } = await postJSON(urls.predictUrl, body);
     state.failures = 0;
     if (seq !== state.seq) return;
@@ -130,6 +135,18 @@ async function predict() {
       state.again = false;
       predictSoon(0);
     }
+  }
+}
+
+// Layers scrolled into view after their drawing's answer: their maps alone.
+async function showLayers(names) {
+  const last = state.last;
+  if (!last || last.revision !== state.revision || pad.drawing) return; // the next answer brings them
+  try {
+    const { ok, data } = await postJSON(urls.predictUrl, { image: last.image, activations: names });
+    if (ok && state.last === last) layers.render(data.activations || [], last.revision);
+  } catch (_) {
+    /* they come with the next answer */
   }
 }
 
@@ -163,7 +180,9 @@ function showPrediction(data, image, revision) {
     why.set(data);
     compare?.show(data, image);
   } else why.stale(); // the map is of an earlier stroke; a new one comes when it ends
-  layers.render(data.activations || []);
+  layers.setCurrent(revision);
+  if (data.activations) layers.render(data.activations, revision);
+  layers.askStale(); // scrolled into view while this answer was on its way
   if (data.model.version !== state.modelVersion) loadModel();
   setStatus("Keep drawing, or tell the model whether it is right.");
   if (state.mode === "collect") {
@@ -192,6 +211,7 @@ async function loadModel() {
     $("model-version").textContent = `v${model.version}`;
     renderArchitecture($("architecture"), model.architecture);
     layers.setCaptions(layerCaptions(model.architecture));
+    layers.setArchitecture(model.architecture);
   } catch (_) {
     /* the diagram waits for the next prediction */
   }
