@@ -134,14 +134,15 @@ async function predict() {
     if (state.again) {
       state.again = false;
       predictSoon(0);
-    }
+    } else layers.askStale(); // layers scrolled into view while this answer was on its way
   }
 }
 
 // Layers scrolled into view after their drawing's answer: their maps alone.
 async function showLayers(names) {
   const last = state.last;
-  if (!last || last.revision !== state.revision || pad.drawing) return; // the next answer brings them
+  const coming = state.inFlight || state.timer !== null || pad.drawing || last?.revision !== state.revision;
+  if (!last || coming) return; // the next answer brings them
   try {
     const { ok, data } = await postJSON(urls.predictUrl, { image: last.image, activations: names });
     if (ok && state.last === last) layers.render(data.activations || [], last.revision);
@@ -182,7 +183,6 @@ function showPrediction(data, image, revision) {
   } else why.stale(); // the map is of an earlier stroke; a new one comes when it ends
   layers.setCurrent(revision);
   if (data.activations) layers.render(data.activations, revision);
-  layers.askStale(); // scrolled into view while this answer was on its way
   if (data.model.version !== state.modelVersion) loadModel();
   setStatus("Keep drawing, or tell the model whether it is right.");
   if (state.mode === "collect") {
