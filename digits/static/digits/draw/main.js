@@ -111,13 +111,13 @@ async function predict() {
   const seq = ++state.seq;
   const revision = state.revision;
   // While a stroke is drawn only the probabilities: a few hundred bytes an
-  // answer on a slow link. When it ends, why, and the maps of the layers on
-  // screen (the others follow when they are scrolled into view).
+  // answer on a slow link. When it ends, why; then (askStale, below) the maps
+  // of the layers on screen, in an answer of their own so that they do not
+  // hold the answer up (the others follow when they are scrolled into view).
   const ended = !pad.drawing;
-  const shown = ended ? layers.wanted() : [];
   try {
     const image = await pad.image();
-    const body = { image, activations: shown.length ? shown : false, explanation: ended };
+    const body = { image, activations: false, explanation: ended };
     const { ok, status, data, retryAfter } = await postJSON(urls.predictUrl, body);
     state.failures = 0;
     if (seq !== state.seq) return;
@@ -134,15 +134,16 @@ async function predict() {
     if (state.again) {
       state.again = false;
       predictSoon(0);
-    } else layers.askStale(); // layers scrolled into view while this answer was on its way
+    } else layers.askStale(); // the maps on screen, now that the answer is
   }
 }
 
-// Layers scrolled into view after their drawing's answer: their maps alone.
+// The maps of layers on screen, for the drawing whose answer is shown: after
+// the answer to a stroke's end, and when a layer is scrolled into view.
 async function showLayers(names) {
   const last = state.last;
   const coming = state.inFlight || state.timer !== null || pad.drawing || last?.revision !== state.revision;
-  if (!last || coming) return; // the next answer brings them
+  if (!last || coming) return; // askStale runs again after the next answer
   try {
     const { ok, data } = await postJSON(urls.predictUrl, { image: last.image, activations: names });
     if (ok && state.last === last) layers.render(data.activations || [], last.revision);
