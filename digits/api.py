@@ -30,7 +30,7 @@ from .collect import (
     prompt_choose,
 )
 from .models import Sample
-from .prediction import activations_encode, drawing_predict, explanation_encode
+from .prediction import UnknownLayer, activations_encode, drawing_predict, explanation_encode
 from .preprocessing import BlankDrawing, DrawingError, ImageTooLarge, data_url_decode
 from .services import InvalidLabel, client_samples_forget, sample_create
 
@@ -88,7 +88,11 @@ ERRORS = {400: ErrorOut, 413: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 
 class PredictIn(Schema):
     image: str = Field(description="The drawing as a PNG or JPEG data URL: data:image/png;base64,...")
-    activations: bool = Field(False, description="Also return every conv, pooling and dense layer's output")
+    activations: bool | list[str] = Field(
+        False,
+        description="Also return every conv, pooling and dense layer's output (true), or only the named layers' "
+        "(the page asks for those on screen)",
+    )
     explanation: bool = Field(
         False, description="Also return why: one occlusion map per digit over the 28x28 input (about 5-15 ms more)"
     )
@@ -168,7 +172,7 @@ def predict(request, payload: PredictIn):
         result = drawing_predict(
             image=image, activations=payload.activations, explanation=payload.explanation, version=version
         )
-    except (DrawingError, NoModelError) as exc:
+    except (DrawingError, NoModelError, UnknownLayer) as exc:
         return _error(exc)
     except ArtifactError as exc:
         return 409, {"detail": f"{version} cannot be loaded here: {exc}", "code": "artifact"}

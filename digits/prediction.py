@@ -45,18 +45,37 @@ class DrawingPrediction:
         return bool(self.calibrated.max() < UNSURE_BELOW)
 
 
+class UnknownLayer(ValueError):
+    """Activations asked for a layer the answering version does not show."""
+
+    code = "unknown_layer"
+
+
 def drawing_predict(
-    *, image: bytes, activations: bool = False, explanation: bool = False, version: ModelVersion | None = None
+    *,
+    image: bytes,
+    activations: bool | list[str] = False,
+    explanation: bool = False,
+    version: ModelVersion | None = None,
 ) -> DrawingPrediction:
     """Preprocess a PNG or JPEG drawing and ask the served model about it,
-    optionally with every layer's output and why it chose its digit.
+    optionally with the output of every visible layer (``True``) or of the
+    named ones (the page asks only for those on screen), and why it chose its
+    digit.
 
-    Raises preprocessing's DrawingError for a drawing that cannot be used and
+    Raises preprocessing's DrawingError for a drawing that cannot be used,
+    UnknownLayer for a layer name the version does not have and
     models.serving.NoModelError when no version is served."""
     pixels = drawing_to_mnist(image, max_pixels=settings.DIGITS_MAX_PIXELS)
     # One version answers everything below: the served one, or the one staff picked.
     served = version_served_get(version=version) if version else model_server().get()
-    prediction = served.predictor.predict(pixels, activations=activations)
+    prediction = served.predictor.predict(pixels, activations=bool(activations))
+    if isinstance(activations, list) and prediction.activations is not None:
+        unknown = sorted(set(activations) - prediction.activations.keys())
+        if unknown:
+            known = ", ".join(prediction.activations)
+            raise UnknownLayer(f"v{served.version} has no visible layer {', '.join(unknown)} (it has {known}).")
+        prediction.activations = {n: v for n, v in prediction.activations.items() if n in activations}
     if version is None:  # a staff comparison is not served traffic
         record_prediction(version=served.version, digit=prediction.digit)
     why = explain(pixels, served.predictor.predict_batch) if explanation else None

@@ -88,6 +88,8 @@ MIDDLEWARE = [
     # First and last: latency per view and responses per status (/metrics).
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "webapp.middleware.DatabaseUnavailableMiddleware",
+    # Outside everything that may still change an answer's body.
+    "webapp.middleware.JsonGzipMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -49,6 +49,22 @@ def test_activations_come_compact_for_every_conv_pool_and_dense_layer(post_json,
     assert np.allclose(values, body["probabilities"], atol=(out["max"] - out["min"]) / 255 + 1e-6)
 
 
+def test_activations_of_the_named_layers_only_in_model_order(post_json, active_version, seven_url):
+    every = post_json(URL, {"image": seven_url, "activations": True}).json()["activations"]
+    body = post_json(URL, {"image": seven_url, "activations": ["pool2", "conv1"]}).json()
+    assert [layer["name"] for layer in body["activations"]] == ["conv1", "pool2"]
+    same = {layer["name"]: layer for layer in every}
+    assert body["activations"] == [same["conv1"], same["pool2"]]
+    assert body["explanation"] is None
+
+
+def test_a_layer_the_model_does_not_have_is_refused_by_name(post_json, active_version, seven_url):
+    response = post_json(URL, {"image": seven_url, "activations": ["conv1", "conv9"]})
+    assert response.status_code == 400
+    assert response.json()["code"] == "unknown_layer"
+    assert "conv9" in response.json()["detail"] and "conv1," in response.json()["detail"]
+
+
 def test_the_next_prediction_uses_a_newly_activated_version(post_json, active_version, register_version, seven_url):
     assert post_json(URL, {"image": seven_url}).json()["model"]["version"] == active_version.version
     newer = model_version_activate(version=register_version(), by="test")

@@ -32,6 +32,8 @@ def test_draw_predict_look_inside_and_correct_the_label(transactional_db, active
     draw(page, SEVEN)
     page.wait_for_function("/^[0-9]$/.test(document.querySelector('#digit').textContent)")
     for layer in ["conv1", "conv2", "pool1", "conv3", "conv4", "pool2", "dense"]:
+        # Below the fold: each layer's maps are asked for once it is scrolled into view.
+        page.locator(f'.layer[data-layer="{layer}"]').scroll_into_view_if_needed()
         page.wait_for_selector(f'.layer[data-layer="{layer}"] canvas[data-ready="true"]')
     assert page.locator('.layer[data-layer="conv1"] h3').inner_text() == "conv1 Conv2D · 26×26×32"
     # Captions are worked out from the served version's architecture (filters, kernel, shapes).

@@ -12,7 +12,8 @@ from digits.tests.test_page_browser import SEVEN, draw
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PENDING = "document.querySelector('.result-card').classList.contains('pending')"
-PAD_IMAGE = "document.querySelector('#pad').toDataURL('image/png')"
+# The drawing as the page sends it: a grey PNG (digits/static/digits/draw/png.js).
+PAD_IMAGE = "import('/static/digits/draw/png.js').then((png) => png.greyPngDataUrl(document.querySelector('#pad')))"
 
 
 def _slow_stroke(page, points: list[tuple[float, float]], pause_ms: int = 40) -> None:

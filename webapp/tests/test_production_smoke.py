@@ -278,12 +278,21 @@ def test_the_proxy_config_forwards_the_client_and_cannot_be_fooled(transactional
     nginx = subprocess.Popen(["nginx", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"])
     try:
         wait_until(lambda: _answers(f"http://127.0.0.1:{port}/"), timeout=30, interval=0.2)
-        client = Client(f"http://127.0.0.1:{port}")
+        client = Client(f"http://127.0.0.1:{port}", **{"Accept-Encoding": "gzip"})
         page = client.get("/")
         assert page.status_code == 200
+        assert "Content-Encoding" not in page.headers  # it carries the CSRF token (BREACH)
         for path in STATIC.findall(page.text):
-            assert client.get(path).status_code == 200, path
+            static = client.get(path)
+            assert static.status_code == 200, path
+            assert static.headers["Cache-Control"] == "max-age=315360000, public, immutable", path
+            if path.endswith((".js", ".css")):
+                assert static.headers["Content-Encoding"] == "gzip", path
         body = {"image": data_url(seven_png())}
+        answer = client.post("/api/digits/predict", json=body)  # a JSON answer over 1 KB comes gzipped
+        assert answer.status_code == 200 and answer.headers["Content-Encoding"] == "gzip"
+        assert answer.json()["digit"] == 7  # requests inflates it
+        cache.clear()  # the address's count starts again below
         # Each request claims another address; nginx appends the real one, which the app counts.
         codes = [
             client.post("/api/digits/predict", json=body, headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code

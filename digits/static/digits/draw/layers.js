@@ -1,9 +1,18 @@
 // Inside the CNN: every conv and pooling layer's feature maps, the dense
 // units, and an enlarged view of the channel under the pointer.
+//
+// With ``onShown``, a layer's maps are asked for only while its section is on
+// screen: the sections are laid out from the served architecture, an
+// IntersectionObserver keeps the set of those in view (``wanted``), and one
+// scrolled into view with maps of an older drawing asks for fresh ones.
 
 import { decodeBytes } from "../api.js";
 
 const TILE_PX = 52; // on-screen size of one feature-map tile
+// The layers the API returns activations of (models/inference.py's
+// VISIBLE_LAYER_TYPES); the last, "output", is the probabilities the bars show.
+const SHOWN_TYPES = ["Conv2D", "MaxPooling2D", "Dense"];
+const OUTPUT = "output";
 
 // viridis, from dark violet to yellow, as 256 RGB entries
 const STOPS = [[68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142],
@@ -28,11 +37,15 @@ function grid(layer) {
 }
 
 export class Layers {
-  constructor({ container, inspector, inspectCanvas, inspectLabel }) {
-    Object.assign(this, { container, inspector, inspectCanvas, inspectLabel });
+  constructor({ container, inspector, inspectCanvas, inspectLabel, onShown = null }) {
+    Object.assign(this, { container, inspector, inspectCanvas, inspectLabel, onShown });
     this.layers = {}; // name -> decoded layer
     this.captions = {}; // name -> caption, from the served architecture
     this.inspecting = null;
+    this.inView = new Set(); // names of the sections on screen
+    this.drawnFor = {}; // name -> the drawing (key) its maps are of
+    this.current = null; // the key of the drawing on screen
+    this.observer = onShown && new IntersectionObserver((entries) => this.seen(entries), { rootMargin: "100px" });
   }
 
   setCaptions(captions) {
@@ -42,17 +55,58 @@ export class Layers {
     }
   }
 
-  render(activations) {
+  // One section per shown layer of the served version, before any maps
+  // arrive, so that the observer can tell which are on screen.
+  setArchitecture(architecture) {
+    if (!this.observer) return;
+    for (const layer of architecture) {
+      if (!SHOWN_TYPES.includes(layer.type) || layer.name === OUTPUT) continue;
+      this.section({ name: layer.name, type: layer.type, shape: layer.output_shape.filter((d) => d !== null) });
+    }
+  }
+
+  // The layers whose maps the screen shows now, in model order.
+  wanted() {
+    return [...this.container.querySelectorAll(".layer")].map((s) => s.dataset.layer).filter((n) => this.inView.has(n));
+  }
+
+  seen(entries) {
+    for (const entry of entries) {
+      const name = entry.target.dataset.layer;
+      if (entry.isIntersecting) this.inView.add(name);
+      else this.inView.delete(name);
+    }
+    this.askStale();
+  }
+
+  // Layers on screen with maps of another drawing than the one shown ask for theirs.
+  askStale() {
+    const stale = this.wanted().filter((name) => this.drawnFor[name] !== this.current);
+    if (this.onShown && this.current !== null && stale.length) this.onShown(stale);
+  }
+
+  // A new drawing (``key``) is on screen: maps of older ones are dimmed until theirs arrive.
+  setCurrent(key) {
+    this.current = key;
+    for (const section of this.container.querySelectorAll(".layer")) {
+      section.classList.toggle("stale", this.drawnFor[section.dataset.layer] !== key);
+    }
+  }
+
+  render(activations, key = null) {
     const placeholder = this.container.querySelector("p.muted");
     if (placeholder && activations.length) placeholder.remove();
     for (const raw of activations) {
-      if (raw.name === activations[activations.length - 1].name) continue; // the output: the bars show it
+      if (raw.name === OUTPUT) continue; // the bars show it
       const layer = { ...raw, bytes: decodeBytes(raw.data) };
       this.layers[layer.name] = layer;
-      const canvas = this.section(layer).querySelector("canvas");
+      const section = this.section(layer);
+      const canvas = section.querySelector("canvas");
       if (layer.shape.length === 3) this.drawMaps(layer, canvas);
       else this.drawVector(layer, canvas);
       canvas.dataset.ready = "true";
+      this.drawnFor[layer.name] = key;
+      section.classList.toggle("stale", key !== this.current);
     }
     if (this.inspecting) this.drawInspector(...this.inspecting);
   }
@@ -70,22 +124,36 @@ export class Layers {
     const canvas = document.createElement("canvas");
     canvas.setAttribute("aria-label", `${layer.name} feature maps`);
     section.appendChild(canvas);
+    this.fit(layer, canvas);
+    this.observer?.observe(section);
     canvas.addEventListener("pointermove", (e) => this.inspectAt(layer.name, canvas, e));
     canvas.addEventListener("pointerdown", (e) => this.inspectAt(layer.name, canvas, e));
     this.container.appendChild(section);
     return section;
   }
 
-  drawMaps(layer, canvas) {
-    // One canvas per layer, channels as tiles with a 1px gap: one putImageData, not hundreds.
-    const { h, w, c, cols, rows } = grid(layer);
-    const width = cols * (w + 1) - 1;
-    const height = rows * (h + 1) - 1;
+  // The canvas sized for a layer: feature maps as tiles with a 1 px gap, or dense units 16 a row.
+  fit(layer, canvas) {
+    let width, height, cssWidth;
+    if (layer.shape.length === 3) {
+      const { h, w, cols, rows } = grid(layer);
+      [width, height, cssWidth] = [cols * (w + 1) - 1, rows * (h + 1) - 1, cols * TILE_PX];
+    } else {
+      width = Math.min(layer.shape[0], 16);
+      [height, cssWidth] = [Math.ceil(layer.shape[0] / width), width * 22];
+    }
     if (canvas.width !== width || canvas.height !== height) {
       canvas.width = width;
       canvas.height = height;
-      canvas.style.width = `${cols * TILE_PX}px`;
+      canvas.style.width = `${cssWidth}px`;
     }
+    return { width, height };
+  }
+
+  drawMaps(layer, canvas) {
+    // One canvas per layer, channels as tiles with a 1px gap: one putImageData, not hundreds.
+    const { h, w, c, cols } = grid(layer);
+    const { width, height } = this.fit(layer, canvas);
     const g = canvas.getContext("2d");
     const img = g.createImageData(width, height);
     img.data.fill(255); // white gaps
@@ -108,13 +176,7 @@ export class Layers {
   drawVector(layer, canvas) {
     // A dense layer's units as a 16-wide grid of cells.
     const n = layer.shape[0];
-    const cols = Math.min(n, 16);
-    const rows = Math.ceil(n / cols);
-    if (canvas.width !== cols) {
-      canvas.width = cols;
-      canvas.height = rows;
-      canvas.style.width = `${cols * 22}px`;
-    }
+    const { width: cols, height: rows } = this.fit(layer, canvas);
     const g = canvas.getContext("2d");
     const img = g.createImageData(cols, rows);
     for (let u = 0; u < cols * rows; u++) {

@@ -49,6 +49,7 @@ const layers = new Layers({
   inspector: $("inspector"),
   inspectCanvas: $("inspect"),
   inspectLabel: $("inspect-label"),
+  onShown: (names) => showLayers(names),
 });
 
 // Staff only: the drawing through another registered version, side by side.
@@ -109,10 +110,14 @@ async function predict() {
   state.inFlight = true;
   const seq = ++state.seq;
   const revision = state.revision;
-  const image = pad.image();
+  // While a stroke is drawn only the probabilities: a few hundred bytes an
+  // answer on a slow link. When it ends, why; then (askStale, below) the maps
+  // of the layers on screen, in an answer of their own so that they do not
+  // hold the answer up (the others follow when they are scrolled into view).
+  const ended = !pad.drawing;
   try {
-    // Explain once a stroke ends, not on every move while drawing (it costs a few ms of server time).
-    const body = { image, activations: true, explanation: !pad.drawing };
+    const image = await pad.image();
+    const body = { image, activations: false, explanation: ended };
     const { ok, status, data, retryAfter } = await postJSON(urls.predictUrl, body);
     state.failures = 0;
     if (seq !== state.seq) return;
@@ -129,7 +134,21 @@ async function predict() {
     if (state.again) {
       state.again = false;
       predictSoon(0);
-    }
+    } else layers.askStale(); // the maps on screen, now that the answer is
+  }
+}
+
+// The maps of layers on screen, for the drawing whose answer is shown: after
+// the answer to a stroke's end, and when a layer is scrolled into view.
+async function showLayers(names) {
+  const last = state.last;
+  const coming = state.inFlight || state.timer !== null || pad.drawing || last?.revision !== state.revision;
+  if (!last || coming) return; // askStale runs again after the next answer
+  try {
+    const { ok, data } = await postJSON(urls.predictUrl, { image: last.image, activations: names });
+    if (ok && state.last === last) layers.render(data.activations || [], last.revision);
+  } catch (_) {
+    /* they come with the next answer */
   }
 }
 
@@ -163,7 +182,8 @@ function showPrediction(data, image, revision) {
     why.set(data);
     compare?.show(data, image);
   } else why.stale(); // the map is of an earlier stroke; a new one comes when it ends
-  layers.render(data.activations || []);
+  layers.setCurrent(revision);
+  if (data.activations) layers.render(data.activations, revision);
   if (data.model.version !== state.modelVersion) loadModel();
   setStatus("Keep drawing, or tell the model whether it is right.");
   if (state.mode === "collect") {
@@ -192,6 +212,7 @@ async function loadModel() {
     $("model-version").textContent = `v${model.version}`;
     renderArchitecture($("architecture"), model.architecture);
     layers.setCaptions(layerCaptions(model.architecture));
+    layers.setArchitecture(model.architecture);
   } catch (_) {
     /* the diagram waits for the next prediction */
   }

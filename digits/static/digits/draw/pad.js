@@ -1,5 +1,7 @@
 // The drawing pad: strokes from mouse, touch or pen on a 280x280 canvas.
 
+import { greyPngDataUrl } from "./png.js";
+
 export const PAD_SIZE = 280; // internal canvas pixels: what is sent, whatever its size on screen
 const STROKE = 20; // in pad pixels: shrunk to 20x20, about MNIST's 2 px strokes
 
@@ -7,7 +9,7 @@ export class Pad {
   // onStart: a stroke began; onMove: it grew; onEnd: it ended.
   constructor(canvas, { onStart, onMove, onEnd }) {
     this.canvas = canvas;
-    this.ctx = canvas.getContext("2d");
+    this.ctx = canvas.getContext("2d", { willReadFrequently: true }); // read back for every prediction
     this.strokes = []; // each an array of [x, y]
     this.current = null;
     this.pointerId = null;
@@ -57,8 +59,9 @@ export class Pad {
     this.redraw();
   }
 
+  // A promise of the drawing as a PNG data URL, as predict and samples take it.
   image() {
-    return this.canvas.toDataURL("image/png");
+    return greyPngDataUrl(this.canvas);
   }
 
   point(event) {
