@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from digits.sample_drawings import data_url, seven_png
+from tests.drawings import data_url, seven_png
 from webapp.middleware import JsonGzipMiddleware
 
 pytestmark = pytest.mark.django_db
