@@ -52,7 +52,7 @@ def grey_png_data_url(rgba_url: str) -> str:
 
 
 def main() -> None:
-    from webapp.devtools import free_port
+    from tests.ports import free_port
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)

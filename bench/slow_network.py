@@ -390,7 +390,7 @@ def report(name: str, drawings: list[Drawing], elapsed: float) -> dict:
 
 
 def main() -> None:
-    from webapp.devtools import free_port
+    from tests.ports import free_port
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=30, help="drawers at once on the shared link")

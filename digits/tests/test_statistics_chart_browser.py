@@ -7,9 +7,8 @@ import pytest
 from django.utils import timezone
 
 from digits.models import Sample
+from tests.users import PASSWORD
 from webapp.tests.charts import chart_points, log_in, screenshot
-
-from .conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
