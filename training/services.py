@@ -269,7 +269,6 @@ def baseline_run_request_if_empty() -> RunRequest:
         except IntegrityError:  # one_startup_baseline_in_flight: another start got there first
             current = baseline_startup_in_flight()
         else:
-            log.info("Queued the first model's training as run %s", current.pk)
             return RunRequest(current, f"The registry is empty: the worker trains the first model as run {current.pk}.")
     if current is not None and current.status == TrainingRun.Status.QUEUED:
         send(BASELINE_TASK, (current.pk,))
