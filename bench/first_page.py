@@ -59,6 +59,13 @@ def load() -> str:
     return " ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
+def _terminal_signals() -> None:
+    """Ctrl-C and Ctrl-\\ as a terminal's shell leaves them (a benchmark
+    started in the background inherits them ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 class Terminal:
     """`make run` in a pseudo-terminal; each line with its time since start."""
 
@@ -76,6 +83,7 @@ class Terminal:
             stdout=slave,
             stderr=slave,
             start_new_session=True,
+            preexec_fn=_terminal_signals,
         )
         os.close(slave)
         self.master = master
@@ -214,6 +222,8 @@ def main() -> None:
                 figures["first prediction (200)"] = wait(
                     terminal, "a prediction", lambda: site.predict() == 200, args.timeout, 2
                 )
+        except KeyboardInterrupt:
+            print("stopped waiting (Ctrl-C)")
         finally:
             figures["Ctrl-C until every process is gone"] = terminal.ctrl_c()
 

@@ -1,12 +1,15 @@
 """Libraries' start-up chatter, silenced in one place; their real warnings still show.
 
-- TensorFlow's C++ INFO lines (which CPU instructions it was built for, the
-  oneDNN notice) and absl's "All log messages before absl::InitializeLog()"
-  preamble that comes with the first of them, once in every process that
-  loads TensorFlow.  TF_CPP_MIN_LOG_LEVEL=1 drops INFO only: TensorFlow's
-  warnings and errors still print.  oneDNN itself stays on
-  (TF_ENABLE_ONEDNN_OPTS is left alone): the notice goes, not the numerics
-  it speaks of.
+- TensorFlow's C++ log lines below ERROR: at start-up which CPU
+  instructions it was built for and the oneDNN notice, and at every LiteRT
+  export the converter's "Ignored output_format" and "Ignored
+  drop_control_dependency", each time with absl's "All log messages before
+  absl::InitializeLog()" preamble.  TF_CPP_MIN_LOG_LEVEL=2 (1 would still
+  print the converter's two lines and the preamble); TensorFlow's C++
+  errors still print, and so do its Python warnings (tf.function retracing
+  and the like go through Python's logging, which this leaves alone).
+  oneDNN itself stays on (TF_ENABLE_ONEDNN_OPTS is not touched): the notice
+  goes, not the numerics it speaks of.
 - kombu's "No hostname was supplied. Reverting to default 'localhost'",
   logged for every connection to the embedded filesystem broker, which has
   no host.  Every other kombu warning passes.
@@ -21,7 +24,7 @@ import logging
 import os
 
 # 0 prints everything, 1 hides INFO, 2 hides WARNING as well, 3 hides ERROR.
-TENSORFLOW_MIN_LOG_LEVEL = "1"
+TENSORFLOW_MIN_LOG_LEVEL = "2"
 HOSTLESS_BROKER = "No hostname was supplied"
 
 

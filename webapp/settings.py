@@ -267,8 +267,9 @@ if DIGITS_MAX_BODY_BYTES < 1024 or DIGITS_MAX_PIXELS < 28 * 28:
 # 0: the baseline recipe's (training.train.TrainConfig); tests train a small one in seconds.
 BASELINE_EPOCHS = env.int("BASELINE_EPOCHS", default=0)
 BASELINE_TRAIN_LIMIT = env.int("BASELINE_TRAIN_LIMIT", default=0)  # 0: all of MNIST train
-if BASELINE_EPOCHS < 0 or BASELINE_TRAIN_LIMIT < 0:
-    raise ImproperlyConfigured("BASELINE_EPOCHS and BASELINE_TRAIN_LIMIT must be 0 (the recipe's) or more")
+BASELINE_TEST_LIMIT = env.int("BASELINE_TEST_LIMIT", default=0)  # 0: the whole MNIST test set
+if min(BASELINE_EPOCHS, BASELINE_TRAIN_LIMIT, BASELINE_TEST_LIMIT) < 0:
+    raise ImproperlyConfigured("BASELINE_EPOCHS, BASELINE_TRAIN_LIMIT and BASELINE_TEST_LIMIT must be 0 or more")
 
 # --- Retraining (training/fine_tune.py, training/tasks.py) -----------------
 # When it runs is a django-celery-beat schedule staff edit in the admin

@@ -8,7 +8,7 @@ import { getJSON } from "../api.js";
 const POLL_MS = 1000;
 
 function describe(run) {
-  if (!run) return "None is training yet: start it with `make run` (or `python manage.py train_baseline`).";
+  if (!run) return "No model is served, and none is training: `make run` (or `python manage.py train_baseline`) trains one.";
   if (run.status === "queued") return "Waiting for the worker to start training it…";
   if (run.status === "running" && run.epoch === 0) return "Training started: loading TensorFlow and MNIST…";
   if (run.status === "running") return `Epoch ${run.epoch} of ${run.epochs} done.`;
@@ -19,6 +19,7 @@ function describe(run) {
 export function waitForFirstModel(banner, onServed) {
   const bar = banner.querySelector("progress");
   const text = banner.querySelector("#first-model-text");
+  const title = banner.querySelector("h2");
 
   async function poll() {
     let data = null;
@@ -38,6 +39,7 @@ export function waitForFirstModel(banner, onServed) {
       bar.max = run?.epochs || 1;
       bar.value = run?.status === "succeeded" ? bar.max : run?.epoch || 0;
       text.textContent = describe(run);
+      title.textContent = run ? "The first model is training" : "No model yet";
       banner.dataset.status = run?.status || "none";
     }
     setTimeout(poll, POLL_MS);
