@@ -211,9 +211,13 @@ def main() -> None:
                 status, body = site.get("/api/training/first-model")
                 return json.loads(body) if status == 200 else {}
 
-            figures["page 200 with the training banner"] = wait(terminal, "the page", page_shows_training, args.timeout)
-            state = run_state()
-            print(f"  first-model JSON then: {state}")
+            figures["URL in the terminal"] = wait(
+                terminal, "the URL", lambda: any(URL_LINE in line for _, line in terminal.lines), args.timeout
+            )
+            figures["page 200 with the banner and the run's progress"] = wait(
+                terminal, "the page", lambda: page_shows_training() and run_state().get("run"), args.timeout
+            )
+            print(f"  first-model JSON then: {run_state()}")
             if args.until in ("epoch", "prediction"):
                 figures["progress: first epoch recorded"] = wait(
                     terminal, "epoch 1", lambda: (run_state().get("run") or {}).get("epoch", 0) >= 1, args.timeout, 2
