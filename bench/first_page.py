@@ -24,7 +24,6 @@ import pty
 import re
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,8 +31,7 @@ import urllib.request
 from http.cookiejar import CookieJar
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _django import ROOT
 
 # What Digit Lab itself prints in `make run` (bin/run and `train_baseline`).
 OWN_LINES = [
@@ -146,7 +144,7 @@ class Site:
             return 0, b""
 
     def predict(self) -> int:
-        from digits.sample_drawings import data_url, seven_png
+        from tests.drawings import data_url, seven_png
 
         token = next((c.value for c in self.cookies if c.name == "csrftoken"), "")
         body = json.dumps({"image": data_url(seven_png())}).encode()
