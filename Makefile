@@ -21,7 +21,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 install: $(BIN)/.installed
 
 run: install
-	bin/run
+	@bin/run
 
 test: install
 	$(BIN)/python manage.py prepare_mnist

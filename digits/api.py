@@ -73,9 +73,19 @@ class ErrorOut(Schema):
     code: str
 
 
-def _error(exc: Exception) -> tuple[int, dict]:
+# While the first model trains (minutes after a fresh start) or loads.
+NO_MODEL_RETRY_AFTER = 5  # seconds
+NO_MODEL = (
+    "No model is being served yet: the first model is still training or loading "
+    f"(the drawing page shows its progress). Please retry in {NO_MODEL_RETRY_AFTER} seconds."
+)
+
+
+def _error(exc: Exception) -> tuple[int, dict] | HttpResponse:
     if isinstance(exc, NoModelError):
-        return 503, {"detail": "No model is being served yet; please retry soon.", "code": "no_model"}
+        answer = JsonResponse({"detail": NO_MODEL, "code": "no_model"}, status=503)
+        answer["Retry-After"] = str(NO_MODEL_RETRY_AFTER)
+        return answer
     status = {ImageTooLarge: 413, BlankDrawing: 422}.get(type(exc), 400)
     return status, {"detail": str(exc), "code": getattr(exc, "code", "bad_request")}
 

@@ -4,7 +4,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from models.selectors import model_version_list
+from models.selectors import active_model_version_get, model_version_list
 
 from .collect import client_id_forget, client_id_peek, client_sample_count
 from .services import client_samples_forget
@@ -18,6 +18,8 @@ def draw(request):
         "focus_digits": settings.FOCUS_DIGITS,
         # Staff may see the drawing through any registered version beside the served one.
         "versions": list(model_version_list()) if request.user.is_staff else [],
+        # A fresh start: the page says the first model is training until one is served.
+        "no_model": active_model_version_get() is None,
     }
     return render(request, "digits/draw.html", context)
 

@@ -12,6 +12,8 @@ class TrainingRun(models.Model):
         THRESHOLD = "threshold", "Threshold"
         MANUAL = "manual", "Manual"
         COMMAND = "command", "Command"
+        # `make run` with an empty registry: the first model, trained in the worker.
+        STARTUP = "startup", "Start-up"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -59,7 +61,13 @@ class TrainingRun(models.Model):
                 fields=["kind"],
                 condition=Q(kind="fine_tune", status__in=["queued", "running"]),
                 name="one_fine_tune_in_flight",
-            )
+            ),
+            # One first model at a time, however often `make run` starts.
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=Q(kind="baseline", trigger="startup", status__in=["queued", "running"]),
+                name="one_startup_baseline_in_flight",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -198,3 +198,15 @@ def training_run_list(limit: int = 20):
 def training_run_latest() -> TrainingRun | None:
     """The run a progress bar follows: the one in flight, else the last one."""
     return fine_tune_in_flight() or TrainingRun.objects.select_related("parent", "result").first()
+
+
+def baseline_startup_in_flight() -> TrainingRun | None:
+    """The first model queued or running in the worker (`make run`), if any."""
+    startup = TrainingRun.objects.filter(kind=TrainingRun.Kind.BASELINE, trigger=TrainingRun.Trigger.STARTUP)
+    return startup.filter(status__in=TrainingRun.IN_FLIGHT).first()
+
+
+def baseline_run_latest() -> TrainingRun | None:
+    """The last baseline run, in the worker or from the command: what the
+    drawing page shows while there is no model yet."""
+    return TrainingRun.objects.filter(kind=TrainingRun.Kind.BASELINE).first()

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from models.models import ModelVersion
@@ -25,6 +26,7 @@ from .locks import single_flight
 from .models import TrainingRun
 from .pipeline import Candidate, fine_tune_candidate
 from .selectors import (
+    baseline_startup_in_flight,
     fine_tune_drawings_get,
     fine_tune_in_flight,
     last_fine_tune_run,
@@ -89,23 +91,26 @@ def training_run_request_on_threshold() -> RunRequest:
 
 
 def training_runs_reap() -> int:
-    """Mark fine-tuning runs whose worker died as failed; returns how many.
+    """Mark runs whose worker died as failed (fine-tunings, and the first
+    model trained in the worker); returns how many.
 
-    A run is RUNNING only while its worker holds the single-flight lock, so
-    when we can take the lock, every RUNNING run is an orphan."""
+    A worker's run is RUNNING only while its worker holds the single-flight
+    lock, so when we can take the lock, every RUNNING one is an orphan."""
     with single_flight() as held:
         if not held:
             return 0
         now = timezone.now()
-        fine_tunes = TrainingRun.objects.filter(kind=TrainingRun.Kind.FINE_TUNE)
-        lost = fine_tunes.filter(status=TrainingRun.Status.RUNNING).update(
+        in_worker = TrainingRun.objects.filter(
+            Q(kind=TrainingRun.Kind.FINE_TUNE) | Q(trigger=TrainingRun.Trigger.STARTUP)
+        )
+        lost = in_worker.filter(status=TrainingRun.Status.RUNNING).update(
             status=TrainingRun.Status.FAILED, error=WORKER_LOST, finished_at=now
         )
-        expired = fine_tunes.filter(
+        expired = in_worker.filter(
             status=TrainingRun.Status.QUEUED, created_at__lt=now - timedelta(seconds=QUEUED_EXPIRES_SECONDS)
         ).update(status=TrainingRun.Status.FAILED, error="No worker picked it up in time.", finished_at=now)
     if lost or expired:
-        log.warning("Marked %s lost and %s expired fine-tuning runs as failed", lost, expired)
+        log.warning("Marked %s lost and %s expired training runs as failed", lost, expired)
     return lost + expired
 
 
@@ -182,13 +187,8 @@ def baseline_train(
     verbose: int = 2,
     activate_if_none: bool = True,
 ) -> TrainingRun:
-    """Train a baseline CNN on MNIST, register it, and activate it when no
-    version is active yet."""
-    from .datasets import load_mnist
-    from .provenance import version_params
-    from .train import train_baseline
-
-    data = load_mnist()
+    """Train a baseline CNN on MNIST here, register it, and activate it when
+    no version is active yet."""
     run = TrainingRun.objects.create(
         kind=TrainingRun.Kind.BASELINE,
         trigger=trigger,
@@ -198,19 +198,116 @@ def baseline_train(
         params=config.as_dict(),
     )
     try:
-        model, metrics, summary = train_baseline(data, config, on_epoch=_progress_of(run.pk, on_epoch), verbose=verbose)
-        params = version_params(config, kind="baseline", method="baseline (from scratch)")
-        litert = litert_for_registration(model, images=data.x_test)  # refused: nothing is registered
-        version = _version_register(model=model, litert=litert, metrics=metrics, params=params, data_summary=summary)
-        training_run_finish(run_id=run.pk, status=TrainingRun.Status.SUCCEEDED, result=version, data_summary=summary)
-        if activate_if_none:
-            by = f"training run {run.pk}"
-            model_version_activate(version=version, by=by, reason="first baseline", expected_current=None)
+        _baseline(run, config, on_epoch=on_epoch, verbose=verbose, activate_if_none=activate_if_none)
     except Exception:
         training_run_fail(run_id=run.pk, error=traceback.format_exc())
         raise
     run.refresh_from_db()
     return run
+
+
+def _baseline(
+    run: TrainingRun, config: TrainConfig, *, on_epoch: EpochCallback | None, verbose: int, activate_if_none: bool
+) -> None:
+    from .datasets import load_mnist
+    from .provenance import version_params
+    from .train import train_baseline
+
+    data = load_mnist()
+    model, metrics, summary = train_baseline(data, config, on_epoch=_progress_of(run.pk, on_epoch), verbose=verbose)
+    params = version_params(config, kind="baseline", method="baseline (from scratch)")
+    # Checked on the test images the version is measured on; refused: nothing is registered.
+    litert = litert_for_registration(model, images=data.x_test[: config.test_limit or None])
+    # One transaction: a worker stopped half-way leaves no registered version
+    # that nobody activates (an empty registry is what starts a first model).
+    with transaction.atomic():
+        version = _version_register(model=model, litert=litert, metrics=metrics, params=params, data_summary=summary)
+        training_run_finish(run_id=run.pk, status=TrainingRun.Status.SUCCEEDED, result=version, data_summary=summary)
+        if activate_if_none:
+            by = f"training run {run.pk}"
+            model_version_activate(version=version, by=by, reason="first baseline", expected_current=None)
+
+
+def _startup_overrides() -> dict:
+    """What of the baseline recipe (TrainConfig) the first model changes:
+    BASELINE_EPOCHS, BASELINE_TRAIN_LIMIT and BASELINE_TEST_LIMIT where set
+    (tests train one in seconds); the worker trains with exactly these."""
+    defaults = TrainConfig()
+    return {
+        "epochs": settings.BASELINE_EPOCHS or defaults.epochs,
+        "train_limit": settings.BASELINE_TRAIN_LIMIT or defaults.train_limit,
+        "test_limit": settings.BASELINE_TEST_LIMIT or defaults.test_limit,
+    }
+
+
+def baseline_run_request_if_empty() -> RunRequest:
+    """Queue the first model's training for the worker when the registry is
+    empty and no first model is queued or running (idempotent: `make run`
+    asks at every start).  A run still queued is sent again, in case its
+    message was lost with the broker's queue; a second delivery finds it
+    claimed and does nothing."""
+    training_runs_reap()
+    if ModelVersion.objects.exists():
+        return RunRequest(None, "The registry already holds a model; not training a first one.")
+    # Imported here: the tasks module imports this one.
+    from .tasks import baseline_run
+
+    current = baseline_startup_in_flight()
+    if current is None:
+        overrides = _startup_overrides()
+        try:
+            with transaction.atomic():
+                current = TrainingRun.objects.create(
+                    kind=TrainingRun.Kind.BASELINE,
+                    trigger=TrainingRun.Trigger.STARTUP,
+                    requested_by="make run",
+                    epochs=overrides["epochs"],
+                    params=overrides,
+                )
+                baseline_run.delay_on_commit(current.pk)
+        except IntegrityError:  # one_startup_baseline_in_flight: another start got there first
+            current = baseline_startup_in_flight()
+        else:
+            return RunRequest(current, f"The registry is empty: the worker trains the first model as run {current.pk}.")
+    if current is not None and current.status == TrainingRun.Status.QUEUED:
+        baseline_run.delay(current.pk)
+    what = f"run {current.pk} is {current.status}" if current else "it finished meanwhile"
+    return RunRequest(current, f"The first model is already on its way ({what}).")
+
+
+def baseline_run_execute(*, run_id: int) -> TrainingRun | None:
+    """Claim a queued first-model run and train, register and activate it,
+    holding the retraining lock throughout (so the reaper can tell a run
+    whose worker died)."""
+    with single_flight() as held:
+        if not held:
+            raise LockBusy(f"run {run_id}: the retraining lock is held")
+        if not training_run_claim(run_id=run_id):
+            log.info("Run %s is not queued any more; nothing to do", run_id)
+            return None
+        run = TrainingRun.objects.get(pk=run_id)
+        config = TrainConfig(**run.params)
+        TrainingRun.objects.filter(pk=run_id).update(params=config.as_dict())
+
+        def report(epoch: int, epochs: int, logs: dict) -> None:
+            log.info(
+                "First model, run %s: epoch %s/%s, accuracy %.4f, validation %.4f",
+                run_id,
+                epoch,
+                epochs,
+                logs.get("accuracy", 0.0),
+                logs.get("val_accuracy", 0.0),
+            )
+
+        try:
+            _baseline(run, config, on_epoch=report, verbose=0, activate_if_none=True)
+        except ExportRefused as exc:
+            log.error("First model, run %s: %s", run_id, exc)
+            training_run_fail(run_id=run_id, error=str(exc))
+        except Exception:
+            log.exception("First model, run %s, failed", run_id)
+            training_run_fail(run_id=run_id, error=traceback.format_exc())
+    return TrainingRun.objects.get(pk=run_id)
 
 
 # --- a fine-tuning ------------------------------------------------------------

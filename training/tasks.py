@@ -19,6 +19,7 @@ from .readings import READINGS_TASK
 from .services import (
     QUEUED_EXPIRES_SECONDS,
     LockBusy,
+    baseline_run_execute,
     fine_tune_run_execute,
     training_run_request,
     training_run_request_on_threshold,
@@ -42,6 +43,22 @@ log = logging.getLogger(__name__)
 def fine_tune_run(self, run_id: int) -> None:
     try:
         fine_tune_run_execute(run_id=run_id)
+    except LockBusy as exc:
+        raise self.retry(exc=exc, countdown=2) from exc
+
+
+@shared_task(
+    name="training.baseline_run",
+    bind=True,
+    acks_late=True,
+    max_retries=30,
+    soft_time_limit=settings.RETRAIN_TIME_LIMIT,
+    time_limit=settings.RETRAIN_TIME_LIMIT + 60,
+)
+def baseline_run(self, run_id: int) -> None:
+    """The first model, when `make run` starts with an empty registry."""
+    try:
+        baseline_run_execute(run_id=run_id)
     except LockBusy as exc:
         raise self.retry(exc=exc, countdown=2) from exc
 

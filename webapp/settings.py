@@ -14,10 +14,11 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from webapp.quiet import logging_quiet, tensorflow_quiet
 from webapp.s3 import S3UrlError, s3_storages
 
-# TensorFlow is loaded lazily, but when it is, keep its C++ chatter out of the logs.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow is loaded lazily, but when it is, its start-up chatter stays out of the logs.
+tensorflow_quiet()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -264,6 +265,14 @@ DIGITS_MAX_PIXELS = env.int("DIGITS_MAX_PIXELS", default=1024 * 1024)
 if DIGITS_MAX_BODY_BYTES < 1024 or DIGITS_MAX_PIXELS < 28 * 28:
     raise ImproperlyConfigured("DIGITS_MAX_BODY_BYTES must be at least 1024 and DIGITS_MAX_PIXELS at least 784")
 
+# --- The first model (`make run` with an empty registry trains it in the worker) ---
+# 0: the baseline recipe's (training.train.TrainConfig); tests train a small one in seconds.
+BASELINE_EPOCHS = env.int("BASELINE_EPOCHS", default=0)
+BASELINE_TRAIN_LIMIT = env.int("BASELINE_TRAIN_LIMIT", default=0)  # 0: all of MNIST train
+BASELINE_TEST_LIMIT = env.int("BASELINE_TEST_LIMIT", default=0)  # 0: the whole MNIST test set
+if min(BASELINE_EPOCHS, BASELINE_TRAIN_LIMIT, BASELINE_TEST_LIMIT) < 0:
+    raise ImproperlyConfigured("BASELINE_EPOCHS, BASELINE_TRAIN_LIMIT and BASELINE_TEST_LIMIT must be 0 or more")
+
 # --- Retraining (training/fine_tune.py, training/tasks.py) -----------------
 # When it runs is a django-celery-beat schedule staff edit in the admin
 # (nightly by default); these say how much data starts one and how it learns.
@@ -354,3 +363,4 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+LOGGING = logging_quiet(LOGGING, broker_url=CELERY_BROKER_URL)

@@ -21,7 +21,8 @@ class Command(BaseCommand):
         if opts["versions"]:
             versions = versions.filter(version__in=opts["versions"])
         if not versions.exists():
-            self.stdout.write("Every version has its LiteRT artifact.")
+            if opts["verbosity"]:
+                self.stdout.write("Every version has its LiteRT artifact.")
             return
         try:
             images = load_mnist().x_test

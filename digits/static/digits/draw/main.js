@@ -7,6 +7,7 @@ import { layerCaptions, renderArchitecture } from "./architecture.js";
 import { nextPrompt, showPrompt } from "./collect.js";
 import { Compare } from "./compare.js";
 import { Explanation } from "./explanation.js";
+import { waitForFirstModel } from "./first_model.js";
 import { Layers } from "./layers.js";
 import { Pad } from "./pad.js";
 import { createBars, renderBars, renderInput, renderVerdict, shownProbabilities } from "./result.js";
@@ -122,6 +123,7 @@ async function predict() {
     state.failures = 0;
     if (seq !== state.seq) return;
     if (pad.empty) showBlank();
+    else if (status === 503 && data.code === "no_model") retryLater(retryAfter, "No model yet: your digit is read as soon as it is ready.");
     else if (status === 429 || status === 503) retryLater(retryAfter, "Busy: the answer follows in a moment.");
     else if (ok) showPrediction(data, image, revision);
     else if (data.code === "blank") showBlank();
@@ -302,3 +304,11 @@ $("mode-collect").addEventListener("click", () => setMode("collect"));
 // --- start ------------------------------------------------------------------
 renderBars(bars, null);
 loadModel();
+// A fresh start: no model yet. Once one is served, show it and read the drawing at once.
+if ($("first-model")) {
+  waitForFirstModel($("first-model"), () => {
+    state.notBefore = 0;
+    loadModel();
+    if (!pad.empty) predictSoon(0);
+  });
+}
