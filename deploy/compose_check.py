@@ -148,15 +148,7 @@ def stack_up() -> None:
         compose("build", timeout=3600, quiet=True)
     with step(f"up: migrate (and the first baseline), {REPLICAS} web replicas healthy, proxy"):
         compose("up", "-d", "--scale", f"web={REPLICAS}", timeout=3600)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(BASE + "/", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            expect(time.monotonic() < deadline, "the proxy never answered / with 200")
-            time.sleep(1)
+        wait_for_proxy()
     expect(len(web_hosts()) == REPLICAS, f"web replicas: {web_hosts()}")
     manage(
         "shell",
@@ -166,6 +158,18 @@ def stack_up() -> None:
         "rita.groups.add(Group.objects.get(name='Reviewers'))\n"
         f"User.objects.create_superuser('olga', 'olga@example.org', '{PASSWORD}')\n",
     )
+
+
+def wait_for_proxy() -> None:
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            if requests.get(BASE + "/", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        expect(time.monotonic() < deadline, "the proxy never answered / with 200")
+        time.sleep(1)
 
 
 def stack_down() -> None:
@@ -208,7 +212,9 @@ def check_predict_and_store() -> list[int]:
         expect(answer["served_by"]["host"] in web_hosts(), f"served_by {answer['served_by']}")
         ids = []
         for i in range(40):
-            stored = visitor.post("/api/digits/samples", json={"image": drawing(i), "label": 7, "label_source": "confirmed"})
+            stored = visitor.post(
+                "/api/digits/samples", json={"image": drawing(i), "label": 7, "label_source": "confirmed"}
+            )
             expect(stored.status_code == 200, f"store: {stored.status_code} {stored.text[:300]}")
             ids.append(stored.json()["id"])
         expect(len(set(ids)) == 40, "40 different drawings are 40 samples")
@@ -224,22 +230,19 @@ def check_review(ids: list[int]) -> None:
         for sample_id in ids:
             decided = reviewer.post(f"/api/review/samples/{sample_id}/decision", json={"action": "approve"})
             expect(decided.status_code == 200, f"decision on {sample_id}: {decided.status_code} {decided.text[:300]}")
-        approved = sql(f"select count(*) from digits_sample where status = 'approved' and id in ({','.join(map(str, ids))})")
+        approved = sql(
+            f"select count(*) from digits_sample where status = 'approved' and id in ({','.join(map(str, ids))})"
+        )
         expect(approved.strip() == str(len(ids)), f"approved: {approved}")
         print(f"    {len(ids)} drawings approved by rita")
 
 
 def check_retrain() -> dict:
-    """"Retrain now" in the admin; the run is claimed and finished by the worker container."""
+    """ "Retrain now" in the admin; the run is claimed and finished by the worker container."""
     with step('"Retrain now" runs in the worker container'):
         operator = Client()
         operator.login("olga")
-        operator.get("/admin/training/trainingrun/")
-        started = operator.post(
-            "/admin/training/trainingrun/retrain/", data={"csrfmiddlewaretoken": operator.cookies["csrftoken"]}
-        )
-        expect(started.status_code == 302, f"Retrain now: {started.status_code}")
-        run = wait_for_run(operator, timeout=900)
+        run = retrain(operator)
         expect(run["status"] == "succeeded", f"run {run['id']}: {run['status']} {run['message']} {run['error']}")
         worker_log = compose("logs", "--no-color", "worker", quiet=True)
         expect(
@@ -248,6 +251,24 @@ def check_retrain() -> dict:
         )
         print(f"    run {run['id']}: {run['message']}")
         return run
+
+
+def retrain(operator: Client) -> dict:
+    """The admin's "Retrain now", then the run's end."""
+    before = operator.get("/api/training/runs/latest")
+    previous = before.json()["id"] if before.status_code == 200 else None
+    started = operator.post(
+        "/admin/training/trainingrun/retrain/", data={"csrfmiddlewaretoken": operator.cookies["csrftoken"]}
+    )
+    expect(started.status_code == 302, f"Retrain now: {started.status_code}")
+    deadline = time.monotonic() + 900
+    while True:
+        answer = operator.get("/api/training/runs/latest")
+        run = answer.json() if answer.status_code == 200 else {}
+        if run.get("id") != previous and run.get("status") in ("succeeded", "failed", "skipped"):
+            return run
+        expect(time.monotonic() < deadline, f"no run finished within 900 s: {answer.text[:300]}")
+        time.sleep(2)
 
 
 def wait_for_run(client: Client, *, timeout: float) -> dict:
@@ -288,7 +309,15 @@ class Pollers:
                 answer = visitor.post("/api/digits/predict", json=body, timeout=10)
                 got = answer.json() if answer.status_code == 200 else {}
                 served = got.get("served_by", {})
-                self.answers.append(Answer(time.time(), answer.status_code, got.get("version"), served.get("host", ""), served.get("pid", 0)))
+                self.answers.append(
+                    Answer(
+                        time.time(),
+                        answer.status_code,
+                        got.get("version"),
+                        served.get("host", ""),
+                        served.get("pid", 0),
+                    )
+                )
             except requests.RequestException:
                 self.answers.append(Answer(time.time(), 0))
             time.sleep(max(0.0, 0.1 - (time.monotonic() - sent)))
@@ -315,7 +344,9 @@ def swap_to(version: int, *, label: str) -> float:
         before = {a.version for a in pollers.answers if a.status == 200}
         expect(version not in before, f"version {version} is already served: {before}")
         manage("promote", str(version), "--reason", f"compose check: {label}")
-        activated = float(sql(f"select extract(epoch from activated_at) from models_modelversion where version = {version}"))
+        activated = float(
+            sql(f"select extract(epoch from activated_at) from models_modelversion where version = {version}")
+        )
         deadline = time.time() + 30
         while True:
             time.sleep(0.5)
@@ -361,11 +392,293 @@ def check_metrics_refused() -> None:
         through_proxy = requests.get(BASE + "/metrics", timeout=10)
         expect(through_proxy.status_code == 403, f"/metrics through the proxy: {through_proxy.status_code}")
         inside = compose(
-            "exec", "-T", "worker", "python", "-c",
+            "exec",
+            "-T",
+            "worker",
+            "python",
+            "-c",
             "import urllib.request; print(urllib.request.urlopen('http://web:8000/metrics', timeout=10).status)",
             quiet=True,
         )
         expect(inside.strip() == "200", f"/metrics from the worker container: {inside}")
+
+
+# --- faults ----------------------------------------------------------------------------------
+
+
+def engine(method: str, path: str) -> dict | list | None:
+    """One call to the engine's Docker API (podman serves it): what compose cannot do to one replica."""
+    socket_path = ENV["DOCKER_HOST"].removeprefix("unix://")
+    answer = subprocess.run(
+        ["curl", "-sf", "-X", method, "--unix-socket", socket_path, f"http://d{path}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(answer) if answer.strip() else None
+
+
+def started_at(service: str) -> dict[str, str]:
+    return {
+        i[:12]: engine("GET", f"/containers/{i}/json")["State"]["StartedAt"]
+        for i in compose("ps", "-q", service, quiet=True).split()
+    }
+
+
+@dataclass
+class Person:
+    """Someone drawing: a few predictions while drawing, then the label
+    stored; every request retried after a failure, as the page does."""
+
+    index: int
+    stored: dict[str, int] = field(default_factory=dict)  # drawing -> sample id
+    retries: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+
+    def send(self, visitor: Client, path: str, body: dict) -> dict:
+        for _ in range(60):
+            try:
+                answer = visitor.post(path, json=body, timeout=15)
+                if answer.status_code == 200:
+                    return answer.json()
+                self.statuses[answer.status_code] = self.statuses.get(answer.status_code, 0) + 1
+                delay = float(answer.headers.get("Retry-After", "0.5"))
+            except requests.RequestException:
+                self.statuses[0] = self.statuses.get(0, 0) + 1
+                delay = 0.5
+            self.retries += 1
+            time.sleep(delay)
+        raise CheckFailed(f"person {self.index}: {path} kept failing: {self.statuses}")
+
+    def draw(self, stop: threading.Event) -> None:
+        visitor = Client()
+        while visitor.get("/").status_code != 200:
+            time.sleep(0.5)
+        k = 0
+        while not stop.is_set():
+            image = drawing(10_000 + self.index * 1000 + k)
+            for _ in range(3):
+                self.send(visitor, "/api/digits/predict", {"image": image})
+                time.sleep(0.2)
+            self.stored[image] = self.send(
+                visitor, "/api/digits/samples", {"image": image, "label": 7, "label_source": "confirmed"}
+            )["id"]
+            k += 1
+            time.sleep(1)
+
+
+def kill_a_web_container_under_load() -> None:
+    with step("fault: one web container killed while 30 people draw"):
+        victim = sorted(compose("ps", "-q", "web", quiet=True).split())[0]
+        stop = threading.Event()
+        people = [Person(i) for i in range(30)]
+        threads = [threading.Thread(target=p.draw, args=(stop,), daemon=True) for p in people]
+        for thread in threads:
+            thread.start()
+        time.sleep(8)
+        engine("POST", f"/containers/{victim}/kill")
+        time.sleep(15)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=120)
+        ids = [i for p in people for i in p.stored.values()]
+        drawings = sum(len(p.stored) for p in people)
+        found = int(sql(f"select count(*) from digits_sample where id in ({','.join(map(str, ids))})"))
+        statuses: dict[int, int] = {}
+        for p in people:
+            for code, n in p.statuses.items():
+                statuses[code] = statuses.get(code, 0) + n
+        FIGURES["web_killed_under_load"] = {
+            "drawings_stored": drawings,
+            "found_in_database": found,
+            "lost": drawings - found,
+            "retries": sum(p.retries for p in people),
+            "failures_retried_by_status": statuses,
+        }
+        print(f"    {FIGURES['web_killed_under_load']}")
+        expect(drawings > 30 and found == drawings, "stored drawings lost")
+        compose("up", "-d", "--no-recreate", "--scale", f"web={REPLICAS}", quiet=True)  # the killed one back
+        compose("restart", "proxy", quiet=True)
+
+
+def restart_the_database() -> None:
+    with step("fault: the PostgreSQL container restarted; web and worker recover by themselves"):
+        web_before, worker_before = started_at("web"), started_at("worker")
+        compose("restart", "db", quiet=True)
+        recovered = time.monotonic()
+        person = Person(99)
+        visitor = Client()
+        visitor.get("/")
+        image = drawing(99_999)
+        sample = person.send(visitor, "/api/digits/samples", {"image": image, "label": 7, "label_source": "confirmed"})
+        FIGURES["database_restarted"] = {
+            "store_retries": person.retries,
+            "seconds_to_first_store": round(time.monotonic() - recovered, 1),
+        }
+        operator = Client()
+        operator.login("olga")
+        run = retrain(operator)  # the worker reads and writes the database again
+        expect(run["status"] in ("succeeded", "skipped"), f"run after the database restart: {run}")
+        expect(
+            started_at("web") == web_before and started_at("worker") == worker_before,
+            "a web or worker container restarted",
+        )
+        FIGURES["database_restarted"]["run_after"] = run["status"]
+        print(f"    stored sample {sample['id']}; {FIGURES['database_restarted']}")
+
+
+def kill_the_worker_mid_run() -> None:
+    with step("fault: the worker container killed mid-run; the run is marked failed, the next succeeds"):
+        reviewer = Client()
+        reviewer.login("rita")
+        pending = [
+            int(i) for i in sql("select id from digits_sample where status = 'pending' order by id limit 60").split()
+        ]
+        for sample_id in pending:
+            reviewer.post(f"/api/review/samples/{sample_id}/decision", json={"action": "approve"})
+        operator = Client()
+        operator.login("olga")
+        started = operator.post(
+            "/admin/training/trainingrun/retrain/", data={"csrfmiddlewaretoken": operator.cookies["csrftoken"]}
+        )
+        expect(started.status_code == 302, f"Retrain now: {started.status_code}")
+        deadline = time.monotonic() + 300
+        while (run := operator.get("/api/training/runs/latest").json())["status"] != "running":
+            expect(
+                time.monotonic() < deadline and run["status"] == "queued",
+                f"run never ran: {run}",
+            )
+            time.sleep(1)
+        time.sleep(5)
+        (worker,) = compose("ps", "-q", "worker", quiet=True).split()
+        engine("POST", f"/containers/{worker}/kill")
+        killed = run["id"]
+        compose("up", "-d", "--no-recreate", "worker", quiet=True)  # its restart policy may have started it already
+        deadline = time.monotonic() + 120
+        while (status := sql(f"select status from training_trainingrun where id = {killed}").strip()) == "running":
+            expect(time.monotonic() < deadline, f"run {killed} still running 120 s after its worker was killed")
+            time.sleep(2)
+        expect(status == "failed", f"run {killed}: {status}")
+        run = retrain(operator)
+        expect(run["status"] == "succeeded" and run["id"] != killed, f"the next run: {run}")
+        FIGURES["worker_killed"] = {
+            "killed_run": killed,
+            "marked": status,
+            "next_run": run["id"],
+            "next": run["status"],
+        }
+        print(f"    {FIGURES['worker_killed']}")
+
+
+def faults() -> None:
+    kill_a_web_container_under_load()
+    restart_the_database()
+    kill_the_worker_mid_run()
+
+
+# --- backup and restore ----------------------------------------------------------------------
+
+# Every table's row count, from one query (query_to_xml runs a count per table).
+ROW_COUNTS = """
+select table_name, (xpath('/row/c/text()',
+    query_to_xml(format('select count(*) as c from %I', table_name), false, true, '')))[1]::text
+from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by 1
+"""
+# What the rows hold, for the tables people's work lives in.
+CONTENT_TABLES = [
+    "digits_sample",
+    "models_modelversion",
+    "models_modelactivation",
+    "training_trainingrun",
+    "auth_user",
+]
+
+
+def stack_state() -> dict:
+    """What a restore must bring back: every table's rows, a digest of the
+    rows of the tables that hold people's work, every file's sha256 on the
+    appdata volume, and the version every replica serves."""
+    counts = dict(line.split("|") for line in sql(ROW_COUNTS).split())
+    digests = {
+        table: sql(f"select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {table} t").strip()
+        for table in CONTENT_TABLES
+    }
+    listing = compose(
+        "exec",
+        "-T",
+        "worker",
+        "sh",
+        "-c",
+        "cd /data && find artifacts media -type f -print0 | sort -z | xargs -0 -r sha256sum",
+        quiet=True,
+    )
+    files = {path: digest for digest, path in (line.split(None, 1) for line in listing.splitlines())}
+    with Pollers(count=4) as pollers:
+        time.sleep(3)
+    served = {(a.host, a.version) for a in pollers.answers if a.status == 200}
+    expect(all(a.status == 200 for a in pollers.answers), "predictions failed while reading the state")
+    return {
+        "counts": counts,
+        "digests": digests,
+        "files": files,
+        "served": sorted({v for _, v in served}),
+        "hosts": len({h for h, _ in served}),
+    }
+
+
+def volumes() -> list[str]:
+    """The project's volumes, as the engine lists them (docker's API, which podman serves)."""
+    socket_path = ENV["DOCKER_HOST"].removeprefix("unix://")
+    listing = subprocess.run(
+        ["curl", "-sf", "--unix-socket", socket_path, "http://d/volumes"], capture_output=True, text=True, check=True
+    ).stdout
+    return [
+        v["Name"]
+        for v in json.loads(listing)["Volumes"] or []
+        if v["Name"].startswith(PROJECT.replace("-", "") + "_") or v["Name"].startswith(PROJECT + "_")
+    ]
+
+
+def backup_drill() -> None:
+    """Fill (the checks above did), back up, destroy every volume, restore,
+    compare."""
+    folder = ROOT / "var" / "compose-check-backup"
+    with step("restore drill: the state before"):
+        before = stack_state()
+        expect(int(before["counts"]["digits_sample"]) > 0 and len(before["files"]) > 0, "nothing to back up")
+    with step("restore drill: deploy/backup"):
+        subprocess.run(["rm", "-rf", str(folder)], check=True)
+        subprocess.run(["deploy/backup", str(folder)], cwd=ROOT, env=ENV, check=True, capture_output=True, timeout=600)
+        FIGURES["backup_bytes"] = {p.name: p.stat().st_size for p in folder.iterdir()}
+    with step("restore drill: down -v (every container and volume gone)"):
+        names = volumes()
+        expect(len(names) >= 2, f"volumes before: {names}")
+        compose("down", "-v", timeout=300, quiet=True)
+        expect(volumes() == [], f"volumes left: {volumes()}")
+    with step("restore drill: deploy/restore, up"):
+        restored = subprocess.run(
+            ["deploy/restore", str(folder)], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900
+        )
+        expect(restored.returncode == 0, f"deploy/restore: {restored.stdout[-2000:]} {restored.stderr[-2000:]}")
+        compose("up", "-d", "--scale", f"web={REPLICAS}", timeout=1800, quiet=True)
+        wait_for_proxy()
+    with step("restore drill: the state after"):
+        after = stack_state()
+    for key in ("counts", "digests", "files", "served"):
+        differing = (
+            sorted(k for k in set(before[key]) | set(after[key]) if before[key].get(k) != after[key].get(k))
+            if isinstance(before[key], dict)
+            else (before[key] != after[key])
+        )
+        expect(not differing, f"restore drill: {key} differ: {differing}")
+    FIGURES["restore_drill"] = {
+        "tables": len(after["counts"]),
+        "rows": sum(int(c) for c in after["counts"].values()),
+        "files": len(after["files"]),
+        "served_version": after["served"],
+        "replicas": after["hosts"],
+    }
+    print(f"    {FIGURES['restore_drill']}: every count, row digest and sha256 equal")
 
 
 def check() -> None:
@@ -379,7 +692,12 @@ def check() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("phases", nargs="*", default=["up", "check", "down"], choices=["up", "check", "down"])
+    parser.add_argument(
+        "phases",
+        nargs="*",
+        default=["up", "check", "backup", "down"],
+        choices=["up", "check", "faults", "backup", "down"],
+    )
     phases = parser.parse_args().phases
     started = time.monotonic()
     try:
@@ -387,6 +705,10 @@ def main() -> int:
             stack_up()
         if "check" in phases:
             check()
+        if "faults" in phases:
+            faults()
+        if "backup" in phases:
+            backup_drill()
     except CheckFailed as exc:
         print(f"\nFAILED: {exc}", file=sys.stderr)
         print(compose("ps", check=False, quiet=True), file=sys.stderr)
