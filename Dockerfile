@@ -16,5 +16,5 @@ COPY . .
 RUN bin/image build
 ENV MNIST_PATH=/app/var/mnist.npz VAR_DIR=/data/var
 EXPOSE 8000
-HEALTHCHECK --interval=10s --timeout=10s --start-period=120s --retries=5 CMD ["bin/image", "healthcheck"]
+HEALTHCHECK --interval=10s --timeout=30s --start-period=120s --retries=5 CMD ["bin/image", "healthcheck"]
 CMD ["bin/image", "web"]

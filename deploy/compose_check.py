@@ -6,7 +6,7 @@ how long it took; anything wrong stops the check with the reason.
 
     deploy/podman-host start && deploy/local-images   # the engine and base images (make compose-check does both)
     .venv/bin/python deploy/compose_check.py           # up, check, down
-    .venv/bin/python deploy/compose_check.py up check  # and leave it running (127.0.0.1:8088)
+    .venv/bin/python deploy/compose_check.py build up check  # and leave it running (127.0.0.1:8088)
 
 The first baseline is small (BASELINE_OPTIONS: one epoch on 6,000 MNIST
 images, about a minute instead of five) and fine-tuning is shortened the same
@@ -141,11 +141,14 @@ def drawing(i: int) -> str:
 # --- bringing the stack up --------------------------------------------------------------------
 
 
+def build() -> None:
+    with step("build"):
+        compose("build", timeout=3600, quiet=True)
+
+
 def stack_up() -> None:
     with step("down -v (a fresh stack: no volumes from an earlier check)"):
         compose("down", "-v", "--remove-orphans", timeout=300, quiet=True)
-    with step("build"):
-        compose("build", timeout=3600, quiet=True)
     with step(f"up: migrate (and the first baseline), {REPLICAS} web replicas healthy, proxy"):
         compose("up", "-d", "--scale", f"web={REPLICAS}", timeout=3600)
         wait_for_proxy()
@@ -695,12 +698,14 @@ def main() -> int:
     parser.add_argument(
         "phases",
         nargs="*",
-        default=["up", "check", "backup", "down"],
-        choices=["up", "check", "faults", "backup", "down"],
+        default=["build", "up", "check", "backup", "down"],
+        choices=["build", "up", "check", "faults", "backup", "down"],
     )
     phases = parser.parse_args().phases
     started = time.monotonic()
     try:
+        if "build" in phases:
+            build()
         if "up" in phases:
             stack_up()
         if "check" in phases:
