@@ -117,7 +117,7 @@ class Client(requests.Session):
 
     def request(self, method, url, *args, **kwargs):
         kwargs.setdefault("timeout", 60)
-        kwargs.setdefault("allow_redirects", False)
+        kwargs["allow_redirects"] = False  # Session.get asks to follow them
         if method.upper() == "POST":
             headers = kwargs.setdefault("headers", {})
             headers.setdefault("X-CSRFToken", self.cookies.get("csrftoken", ""))
@@ -222,7 +222,7 @@ def check_predict_and_store() -> list[int]:
             ids.append(stored.json()["id"])
         expect(len(set(ids)) == 40, "40 different drawings are 40 samples")
         expect(sql(f"select count(*) from digits_sample where id in ({','.join(map(str, ids))})").strip() == "40", "")
-        print(f"    predicted {answer['digit']} (version {answer['version']}), stored 40 drawings")
+        print(f"    predicted {answer['digit']} (version {answer['model']['version']}), stored 40 drawings")
         return ids
 
 
@@ -316,7 +316,7 @@ class Pollers:
                     Answer(
                         time.time(),
                         answer.status_code,
-                        got.get("version"),
+                        got.get("model", {}).get("version"),
                         served.get("host", ""),
                         served.get("pid", 0),
                     )
@@ -400,7 +400,9 @@ def check_metrics_refused() -> None:
             "worker",
             "python",
             "-c",
-            "import urllib.request; print(urllib.request.urlopen('http://web:8000/metrics', timeout=10).status)",
+            # Host: one of ALLOWED_HOSTS (compose's default has no name for web:8000).
+            "import urllib.request as u; r = u.Request('http://web:8000/metrics', headers={'Host': 'localhost'}); "
+            "print(u.urlopen(r, timeout=10).status)",
             quiet=True,
         )
         expect(inside.strip() == "200", f"/metrics from the worker container: {inside}")
