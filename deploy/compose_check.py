@@ -705,10 +705,10 @@ def main() -> int:
     parser.add_argument(
         "phases",
         nargs="*",
-        default=["build", "up", "check", "backup", "down"],
         choices=["build", "up", "check", "faults", "backup", "down"],
+        help="default: build up check backup down",
     )
-    phases = parser.parse_args().phases
+    phases = parser.parse_args().phases or ["build", "up", "check", "backup", "down"]
     started = time.monotonic()
     try:
         if "build" in phases:
