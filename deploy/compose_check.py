@@ -705,10 +705,12 @@ def main() -> int:
     parser.add_argument(
         "phases",
         nargs="*",
-        choices=["build", "up", "check", "faults", "backup", "down"],
-        help="default: build up check backup down",
+        help="of build, up, check, faults, backup, down (default: build up check backup down)",
     )
     phases = parser.parse_args().phases or ["build", "up", "check", "backup", "down"]
+    unknown = set(phases) - {"build", "up", "check", "faults", "backup", "down"}
+    if unknown:
+        parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
     started = time.monotonic()
     try:
         if "build" in phases:
