@@ -274,16 +274,6 @@ def retrain(operator: Client) -> dict:
         time.sleep(2)
 
 
-def wait_for_run(client: Client, *, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = client.get("/api/training/runs/latest")
-        if answer.status_code == 200 and answer.json()["status"] in ("succeeded", "failed", "skipped"):
-            return answer.json()
-        expect(time.monotonic() < deadline, f"no run finished within {timeout} s: {answer.text[:300]}")
-        time.sleep(2)
-
-
 @dataclass
 class Answer:
     at: float
@@ -637,16 +627,9 @@ def stack_state() -> dict:
 
 
 def volumes() -> list[str]:
-    """The project's volumes, as the engine lists them (docker's API, which podman serves)."""
-    socket_path = ENV["DOCKER_HOST"].removeprefix("unix://")
-    listing = subprocess.run(
-        ["curl", "-sf", "--unix-socket", socket_path, "http://d/volumes"], capture_output=True, text=True, check=True
-    ).stdout
-    return [
-        v["Name"]
-        for v in json.loads(listing)["Volumes"] or []
-        if v["Name"].startswith(PROJECT.replace("-", "") + "_") or v["Name"].startswith(PROJECT + "_")
-    ]
+    """The project's volumes, as the engine lists them."""
+    names = [v["Name"] for v in engine("GET", "/volumes")["Volumes"] or []]
+    return [n for n in names if n.startswith((PROJECT + "_", PROJECT.replace("-", "") + "_"))]
 
 
 def backup_drill() -> None:
