@@ -8,7 +8,7 @@ test: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/0
 test: export CACHE_URL ?= redis://127.0.0.1:6379/1
 test: export DEBUG ?= true
 
-.PHONY: install run test lint format migrations-check bench
+.PHONY: install run test lint format migrations-check bench compose-check
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -38,3 +38,10 @@ format: install
 
 migrations-check: install
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
+
+# The production stack in containers (podman, as root): engine, base images,
+# build, up, driven through the proxy, down.  docs/containers.md.
+compose-check: install
+	deploy/podman-host start
+	deploy/local-images
+	DOCKER_HOST=unix:///run/digitlab-podman/podman.sock $(BIN)/python deploy/compose_check.py $(ARGS)
