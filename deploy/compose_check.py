@@ -32,7 +32,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from digits.sample_drawings import data_url, seven_png  # noqa: E402  (Pillow only, no Django)
+from tests.drawings import data_url, seven_png  # noqa: E402  (Pillow only, no Django)
 
 PROJECT = os.environ.get("COMPOSE_PROJECT_NAME", "digitlab-check")
 PORT = int(os.environ.get("COMPOSE_CHECK_PORT", "8088"))
