@@ -25,8 +25,10 @@ _POINTS_JS = """box => {
       const x = u.valToPos(u.data[0][i], 'x', true), yy = u.valToPos(y, s.scale, true);
       const { left, top, width, height } = u.bbox;
       const inside = x >= left && x <= left + width && yy >= top && yy <= top + height;
-      // Below the value: on a point's ring (or inside its disc), or 2 px inside a bar.
-      const ring = s.points.show(u, si) ? Math.round(s.points.size / 2 - s.points.width / 2) : 2;
+      // Below the value: the middle of a point's ring, solidly inside its disc
+      // (its rim is antialiased, and a pixel there may be a blend), or 2 px
+      // inside a bar.
+      const ring = s.points.show(u, si) ? Math.floor((s.points.size - s.points.width) / 2) : 2;
       const [r, g, b] = u.ctx.getImageData(Math.round(x), Math.round(yy) + ring, 1, 1).data;
       const near = (c) => c && Math.abs(c[0] - r) + Math.abs(c[1] - g) + Math.abs(c[2] - b) < 60;
       if (inside && colours.slice(si).some(near)) drawn += 1;
