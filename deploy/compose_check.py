@@ -390,12 +390,14 @@ def check_metrics_refused() -> None:
             "worker",
             "python",
             "-c",
-            # Host: one of ALLOWED_HOSTS (compose's default has no name for web:8000).
-            "import urllib.request as u; r = u.Request('http://web:8000/metrics', headers={'Host': 'localhost'}); "
-            "print(u.urlopen(r, timeout=10).status)",
+            # As Prometheus's dns_sd_configs would: every replica by its
+            # address, which is then the Host header (docs/production.md).
+            "import socket, urllib.request as u; "
+            "ips = sorted({a[4][0] for a in socket.getaddrinfo('web', 8000, socket.AF_INET)}); "
+            "print(len(ips), *[u.urlopen(f'http://{ip}:8000/metrics', timeout=10).status for ip in ips])",
             quiet=True,
         )
-        expect(inside.strip() == "200", f"/metrics from the worker container: {inside}")
+        expect(inside.split() == [str(REPLICAS)] + ["200"] * REPLICAS, f"/metrics from the worker container: {inside}")
 
 
 # --- faults ----------------------------------------------------------------------------------

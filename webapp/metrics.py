@@ -93,6 +93,12 @@ def metrics_allowed(request: HttpRequest) -> bool:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated and user.is_staff:
         return True
+    return internal_scrape(request)
+
+
+def internal_scrape(request: HttpRequest) -> bool:
+    """A request from ``METRICS_ALLOWED_NETWORKS`` that did not come through
+    the reverse proxy."""
     # Through the reverse proxy means from outside (it always adds
     # X-Forwarded-For): the proxy's own address would otherwise pass for the
     # internal network.  A scraper reaches web directly.
@@ -108,8 +114,28 @@ def metrics_allowed(request: HttpRequest) -> bool:
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if not metrics_allowed(request):
         return HttpResponse("Metrics are for the internal network and staff.\n", status=403, content_type="text/plain")
+    return _metrics_response()
+
+
+def _metrics_response() -> HttpResponse:
     body = prometheus_client.generate_latest(metrics_registry())
     return HttpResponse(body, content_type=prometheus_client.CONTENT_TYPE_LATEST)
+
+
+class InternalScrapeMiddleware:
+    """Answer an internal scraper's ``/metrics`` before anything reads the
+    Host header.  Prometheus finds each web replica by address and sends
+    ``Host: 10.89.0.5:8000``, which ``ALLOWED_HOSTS`` (the public name)
+    refuses with a 400.  Host validation guards the absolute URLs a page
+    builds; this answer builds none, and comes only from inside."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info == "/metrics" and internal_scrape(request):
+            return _metrics_response()
+        return self.get_response(request)
 
 
 def worker_metrics_serve() -> None:

@@ -89,6 +89,8 @@ MIDDLEWARE = [
     # First and last: latency per view and responses per status (/metrics).
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "webapp.middleware.DatabaseUnavailableMiddleware",
+    # Before anything reads the Host header (a scraper names an address).
+    "webapp.metrics.InternalScrapeMiddleware",
     # Outside everything that may still change an answer's body.
     "webapp.middleware.JsonGzipMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -104,3 +104,20 @@ def test_a_worker_serves_its_metrics_on_the_internal_address_it_is_given(setting
 
     assert "digitlab_pending_drawings 0.0" in body
     assert "# TYPE digitlab_training_run_duration_seconds histogram" in body
+
+
+def test_a_scraper_that_names_a_replica_by_its_address_is_answered(client, db, settings):
+    # Prometheus's service discovery finds each web replica by address and
+    # sends it as the Host, which ALLOWED_HOSTS (the public name) does not list.
+    settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8"]
+    settings.ALLOWED_HOSTS = ["digits.example.org"]
+    address = "10.89.0.5:8000"
+
+    inside = client.get("/metrics", REMOTE_ADDR="10.89.0.4", HTTP_HOST="10.89.0.5:8000")
+    assert inside.status_code == 200 and b"digitlab_" in inside.content
+
+    # Anything else with that Host, or the same through the proxy, is not.
+    assert client.get("/api/models/current", REMOTE_ADDR="10.89.0.4", HTTP_HOST="10.89.0.5:8000").status_code == 400
+    proxied = client.get("/metrics", REMOTE_ADDR="10.89.0.4", HTTP_HOST=address, HTTP_X_FORWARDED_FOR="1.2.3.4")
+    assert proxied.status_code in (400, 403)
+    assert client.get("/metrics", REMOTE_ADDR=PUBLIC, HTTP_HOST="10.89.0.5:8000").status_code in (400, 403)
