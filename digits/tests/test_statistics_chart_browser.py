@@ -8,11 +8,9 @@ from django.utils import timezone
 
 from digits.models import Sample
 from tests.users import PASSWORD
-from webapp.tests.charts import chart_points, log_in, screenshot
+from webapp.tests.charts import VIEWPORTS, chart_points, log_in, screenshot, viewport_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-WIDE, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 
 
 def test_the_chart_has_a_bar_segment_per_day_and_status(chromium, live_server, superuser, make_sample):
@@ -30,12 +28,8 @@ def test_the_chart_has_a_bar_segment_per_day_and_status(chromium, live_server, s
         for i, status in enumerate(["approved", "pending", "rejected"])
     }
 
-    for viewport, name in [(WIDE, "wide"), (PHONE, "phone")]:
-        context = chromium.new_context(viewport=viewport)
-        page = context.new_page()
-        errors = []
-        page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
-        try:
+    for viewport, name in VIEWPORTS:
+        with viewport_page(chromium, viewport) as (page, errors):
             log_in(page, live_server, superuser, PASSWORD, "/review/statistics/")
             points = chart_points(page, "#per-day-chart")
             assert points == expected
@@ -49,8 +43,6 @@ def test_the_chart_has_a_bar_segment_per_day_and_status(chromium, live_server, s
             page.locator("#per-day-section").scroll_into_view_if_needed()
             screenshot(page, f"statistics-{name}")
             assert errors == []
-        finally:
-            context.close()
 
 
 def test_with_no_drawings_the_page_says_so_instead_of_a_chart(page, live_server, superuser):

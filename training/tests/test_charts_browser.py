@@ -3,19 +3,21 @@ run's readings per epoch (growing while the run goes on), every version's
 accuracies over time with its promotions, rollback and refusal marked, a
 click on a point that opens its version, and the page before any of it."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from models.models import ModelVersion
+from models.models import ModelActivation, ModelVersion
 from models.registry import model_version_activate, model_version_reject, model_version_roll_back
 from training.models import TrainingRun
 from training.services import training_run_progress
-from webapp.tests.charts import SHOTS, chart_points, log_in, screenshot
+from webapp.tests.charts import PHONE, SHOTS, VIEWPORTS, WIDE, chart_points, log_in, screenshot, viewport_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "pw"
-WIDE, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 
 
 @pytest.fixture
@@ -39,7 +41,18 @@ def history(active_version, register_version):
     v3 = register_version(parent=v2, metrics=metrics(0.989, 0.84))
     model_version_reject(version=v3, reason="Gate failed")
     model_version_roll_back(version=v1, by="stella")
-    register_version(parent=v1, metrics={"mnist_accuracy": 0.98})
+    v4 = register_version(parent=v1, metrics={"mnist_accuracy": 0.98})
+    # A day between versions, as in use: each marker rings its own point
+    # (a promotion seconds after its version), none overlaps another's.
+    start = timezone.now() - timedelta(days=5)
+    for day, version in enumerate([v1, v2, v3, v4]):
+        ModelVersion.objects.filter(pk=version.pk).update(created_at=start + timedelta(days=day))
+    for activation in ModelActivation.objects.all():
+        at = start + timedelta(days=activation.version.version - 1, seconds=10)
+        if activation.version == v1 and activation.previous == v2:  # the rollback, between v3 and v4
+            at = start + timedelta(days=2.5)
+        ModelActivation.objects.filter(pk=activation.pk).update(activated_at=at)
+    v2.refresh_from_db()
     baseline = TrainingRun.objects.create(
         kind=TrainingRun.Kind.BASELINE, trigger="command", status="succeeded", epoch=3, epochs=3, result=v1
     )
@@ -63,12 +76,8 @@ VERSION_POINTS = {
 
 @pytest.mark.parametrize("viewport", [WIDE, PHONE], ids=["wide", "phone"])
 def test_the_models_charts_show_every_reading_and_event(chromium, live_server, stella, history, viewport):
-    context = chromium.new_context(viewport=viewport)
-    page = context.new_page()
-    errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     name = "wide" if viewport is WIDE else "phone"
-    try:
+    with viewport_page(chromium, viewport) as (page, errors):
         log_in(page, live_server, stella, PASSWORD, "/models/")
         assert chart_points(page, "#versions-chart") == VERSION_POINTS
         # The run in flight first: one epoch of two readings, no validation.
@@ -87,8 +96,6 @@ def test_the_models_charts_show_every_reading_and_event(chromium, live_server, s
         assert chart_points(page, "#run-curve") == four
         page.locator("#run-curve").screenshot(path=str(SHOTS / f"models-{name}-baseline-run.png"))
         assert errors == []
-    finally:
-        context.close()
 
 
 def test_a_click_on_a_versions_point_opens_it(page, live_server, stella, history):
@@ -111,12 +118,8 @@ def test_a_click_on_a_versions_point_opens_it(page, live_server, stella, history
 
 
 def test_before_any_run_or_version_the_page_says_so(chromium, live_server, stella):
-    for viewport, name in [(WIDE, "wide"), (PHONE, "phone")]:
-        context = chromium.new_context(viewport=viewport)
-        page = context.new_page()
-        errors = []
-        page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
-        try:
+    for viewport, name in VIEWPORTS:
+        with viewport_page(chromium, viewport) as (page, errors):
             log_in(page, live_server, stella, PASSWORD, "/models/")
             assert "No training run yet." in page.inner_text("#training")
             assert "No versions yet" in page.inner_text("#versions-over-time")
@@ -124,5 +127,3 @@ def test_before_any_run_or_version_the_page_says_so(chromium, live_server, stell
             assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
             screenshot(page, f"models-empty-{name}")
             assert errors == []
-        finally:
-            context.close()

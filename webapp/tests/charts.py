@@ -4,9 +4,13 @@ and how many of them are really painted on the canvas."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 SHOTS = Path("/tmp/charts-shots")
+WIDE, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
+VIEWPORTS = [(WIDE, "wide"), (PHONE, "phone")]
 
 # For each series: its values that are not null, and how many of those have
 # the series' colour (or the colour of a series drawn over it) on the canvas
@@ -58,3 +62,16 @@ def log_in(page, live_server, user, password: str, next_path: str) -> None:
     page.fill("#id_password", password)
     page.click("input[type=submit]")
     page.wait_for_url(f"**{next_path}")
+
+
+@contextmanager
+def viewport_page(chromium, viewport: dict) -> Iterator[tuple]:
+    """A page of its own at ``viewport``, and the console errors it logs."""
+    context = chromium.new_context(viewport=viewport)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        yield page, errors
+    finally:
+        context.close()
