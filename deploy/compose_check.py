@@ -8,7 +8,7 @@ how long it took; anything wrong stops the check with the reason.
     .venv/bin/python deploy/compose_check.py           # up, check, down
     .venv/bin/python deploy/compose_check.py build up check  # and leave it running (127.0.0.1:8088)
 
-The first baseline is small (BASELINE_OPTIONS: one epoch on 6,000 MNIST
+The first baseline is small (BASELINE_*: one epoch on 6,000 MNIST
 images, about a minute instead of five) and fine-tuning is shortened the same
 way: this checks that the platform works, not how good its model is.
 """
@@ -43,7 +43,9 @@ PAGES = ["/", "/review/", "/review/statistics/", "/models/", "/admin/", "/admin/
 STATIC = re.compile(r'(?:src|href)="(/static/[^"]+)"')
 # What the check changes from the production defaults, and why: minutes saved.
 CHECK_SETTINGS = {
-    "BASELINE_OPTIONS": "--epochs 1 --train-limit 6000 --test-limit 2000",
+    "BASELINE_EPOCHS": "1",
+    "BASELINE_TRAIN_LIMIT": "6000",
+    "BASELINE_TEST_LIMIT": "2000",
     "FINE_TUNE_EPOCHS": "1",
     "FINE_TUNE_REHEARSAL": "2000",
     "FINE_TUNE_TEST_LIMIT": "2000",

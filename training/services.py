@@ -228,10 +228,11 @@ def _baseline(
             model_version_activate(version=version, by=by, reason="first baseline", expected_current=None)
 
 
-def _startup_overrides() -> dict:
-    """What of the baseline recipe (TrainConfig) the first model changes:
-    BASELINE_EPOCHS, BASELINE_TRAIN_LIMIT and BASELINE_TEST_LIMIT where set
-    (tests train one in seconds); the worker trains with exactly these."""
+def baseline_sizing() -> dict:
+    """What of the baseline recipe (TrainConfig) a baseline trained without
+    options changes: BASELINE_EPOCHS, BASELINE_TRAIN_LIMIT and
+    BASELINE_TEST_LIMIT where set (tests and `make compose-check` train one
+    in seconds).  The worker's first model and `train_baseline` both use it."""
     defaults = TrainConfig()
     return {
         "epochs": settings.BASELINE_EPOCHS or defaults.epochs,
@@ -254,7 +255,7 @@ def baseline_run_request_if_empty() -> RunRequest:
 
     current = baseline_startup_in_flight()
     if current is None:
-        overrides = _startup_overrides()
+        overrides = baseline_sizing()
         try:
             with transaction.atomic():
                 current = TrainingRun.objects.create(

@@ -9,8 +9,10 @@ from training.network import build_cnn
 
 @pytest.mark.slow
 @pytest.mark.django_db
-def test_train_baseline_registers_and_activates_a_real_model(capsys):
-    call_command("train_baseline", epochs=1, batch_size=32, train_limit=3000, test_limit=500)
+def test_train_baseline_registers_and_activates_a_real_model(capsys, settings):
+    # Sized as compose's migrate job sizes its first model: by settings, no options.
+    settings.BASELINE_EPOCHS, settings.BASELINE_TRAIN_LIMIT, settings.BASELINE_TEST_LIMIT = 1, 3000, 500
+    call_command("train_baseline", "--if-empty", batch_size=32)
     out = capsys.readouterr().out
     assert "epoch 1/1" in out and "MNIST test accuracy" in out
     version = ModelVersion.objects.get()
@@ -26,6 +28,7 @@ def test_train_baseline_registers_and_activates_a_real_model(capsys):
     run = TrainingRun.objects.get()
     assert run.status == TrainingRun.Status.SUCCEEDED and run.result == version
     assert run.history[0]["epoch"] == 1 and "loss" in run.history[0]
+    assert (run.params["epochs"], run.params["train_limit"], run.params["test_limit"]) == (1, 3000, 500)
 
 
 @pytest.mark.django_db

@@ -3,7 +3,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from training.datasets import MnistError
-from training.services import baseline_run_request_if_empty, baseline_train
+from training.services import baseline_run_request_if_empty, baseline_sizing, baseline_train
 from training.train import TrainConfig
 
 FOLLOW_POLL_SECONDS = 1.0
@@ -34,17 +34,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         defaults = TrainConfig()
-        parser.add_argument("--epochs", type=int, default=defaults.epochs)
+        sizing = baseline_sizing()  # BASELINE_EPOCHS, _TRAIN_LIMIT and _TEST_LIMIT where set
+        parser.add_argument("--epochs", type=int, default=sizing["epochs"])
         parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
         parser.add_argument("--seed", type=int, default=defaults.seed)
-        parser.add_argument("--train-limit", type=int, default=None, help="use only the first N training images")
-        parser.add_argument("--test-limit", type=int, default=None)
+        parser.add_argument(
+            "--train-limit", type=int, default=sizing["train_limit"], help="use only the first N training images"
+        )
+        parser.add_argument("--test-limit", type=int, default=sizing["test_limit"])
         parser.add_argument("--if-empty", action="store_true", help="do nothing when a version is already registered")
         parser.add_argument(
             "--in-worker",
             action="store_true",
             help="queue it for the worker when the registry is empty and none is queued or running (make run); "
-            "BASELINE_EPOCHS and BASELINE_TRAIN_LIMIT set its size",
+            "BASELINE_EPOCHS, BASELINE_TRAIN_LIMIT and BASELINE_TEST_LIMIT set its size (and the default options)",
         )
         parser.add_argument(
             "--follow", action="store_true", help="print the progress of the baseline in flight until it finishes"
