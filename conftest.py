@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.users import PASSWORD
+from webapp.ratelimits import refusals_forget
 
 
 @pytest.fixture(autouse=True)
@@ -16,6 +17,7 @@ def _isolated_storage(settings, tmp_path):
     # Rate limits count per address in a shared cache; tests that exercise
     # them turn them on (digits/tests/test_rate_limits.py).
     settings.RATELIMIT_ENABLE = False
+    refusals_forget()  # what this process refused under another test's limits
     settings.ARTIFACT_ROOT = tmp_path / "artifacts"
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STORAGES = {

@@ -13,15 +13,18 @@ then wrk at concurrency 1, alternating 5-second runs, several rounds:
   exports it (bench/record_canvas.py), as the page sent it before.
 
 Every predict request rotates over 400 browser sessions (http_load.py's wrk
-script), under the per-browser limit.
+script), under the per-browser limit.  ``--baseline-ref REF`` also serves
+that commit's tree (git archive) beside this one, on the same database and
+model, and measures both in turns in each round: trivial and grey PNG.
 
-    .venv/bin/python bench/predict_overhead.py [--rounds 5] [--seconds 5]
+    .venv/bin/python bench/predict_overhead.py [--rounds 5] [--seconds 5] [--baseline-ref main]
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import io
 import json
 import os
@@ -37,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from http_load import WRK_LUA, canvas_png_data_url, cpu_seconds, worker_pids, wrk  # noqa: E402
-from slow_network import Server, prepare, server_env  # noqa: E402
+from slow_network import Server, prepare, server_env, tree_at  # noqa: E402
 
 
 def grey_png_data_url(rgba_url: str) -> str:
@@ -59,6 +62,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--database", default="digitlab_slownet")
     parser.add_argument("--var-dir", default=str(ROOT / "var" / "slow_network"))
+    parser.add_argument("--baseline-ref", help="also measure this commit's tree, in turns with this one")
     args = parser.parse_args()
 
     var_dir = Path(args.var_dir)
@@ -78,35 +82,44 @@ def main() -> None:
     trivial_lua.write_text("")  # wrk's default: GET
     now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"{now}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; wrk c=1, {args.seconds} s a run")
-    p50 = {"trivial": [], "grey": [], "rgba": []}
-    cpu = {"trivial": [], "grey": [], "rgba": []}  # the web workers' CPU ms a request: robust to a busy machine
-    with Server(ROOT, env) as server:
-        predict_url, trivial_url = server.base + "/api/digits/predict", server.base + "/api/models/served"
-        wrk(predict_url, scripts["grey"], 1, 2)  # warm both workers
-        workers = worker_pids(server.proc.pid)
+    trees = [("this tree", ROOT, env, ("trivial", "grey", "trivial", "rgba"))]
+    if args.baseline_ref:
+        ref_env = {**env, "GUNICORN_BIND": f"127.0.0.1:{free_port()}", "STATIC_ROOT": str(scratch / "static-ref")}
+        trees.append((args.baseline_ref, tree_at(args.baseline_ref), ref_env, ("trivial", "grey")))
+    p50 = {(tree, name): [] for tree, *_, names in trees for name in names}
+    cpu = {key: [] for key in p50}  # the web workers' CPU ms a request: robust to a busy machine
+    with contextlib.ExitStack() as stack:
+        servers = [(name, stack.enter_context(Server(tree, tree_env)), names) for name, tree, tree_env, names in trees]
+        for _, server, _names in servers:
+            wrk(server.base + "/api/digits/predict", scripts["grey"], 1, 2)  # warm both workers
         for r in range(args.rounds):
             row = []
-            for name in ("trivial", "grey", "trivial", "rgba"):
-                url = trivial_url if name == "trivial" else predict_url
-                before = cpu_seconds(workers)
-                result = wrk(url, trivial_lua if name == "trivial" else scripts[name], 1, args.seconds)
-                cpu[name].append((cpu_seconds(workers) - before) * 1000 / max(result["requests"], 1))
-                if result["errors"]:
-                    sys.exit(f"{name}: {result['errors']} errors")
-                p50[name].append(result["p50_ms"])
-                row.append(f"{name} {result['p50_ms']:.2f} ({cpu[name][-1]:.2f})")
+            for tree, server, names in servers:
+                workers = worker_pids(server.proc.pid)
+                for name in names:
+                    url = server.base + ("/api/models/served" if name == "trivial" else "/api/digits/predict")
+                    before = cpu_seconds(workers)
+                    result = wrk(url, trivial_lua if name == "trivial" else scripts[name], 1, args.seconds)
+                    cpu[tree, name].append((cpu_seconds(workers) - before) * 1000 / max(result["requests"], 1))
+                    if result["errors"]:
+                        sys.exit(f"{tree}, {name}: {result['errors']} errors")
+                    p50[tree, name].append(result["p50_ms"])
+                    row.append(f"{tree}: {name} {result['p50_ms']:.2f} ({cpu[tree, name][-1]:.2f})")
             print(f"round {r + 1}: p50 ms (CPU ms a request) " + ", ".join(row), flush=True)
-    trivial = statistics.median(p50["trivial"])
-    for first, name in enumerate(("grey", "rgba")):
-        # Each predict run against the trivial run just before it.
-        deltas = [p - t for p, t in zip(p50[name], p50["trivial"][first::2], strict=True)]
-        print(
-            f"predict ({name} PNG), probabilities only: p50 {statistics.median(p50[name]):.2f} ms against "
-            f"trivial {trivial:.2f} ms: +{statistics.median(deltas):.2f} ms (rounds: "
-            + ", ".join(f"{d:+.2f}" for d in deltas)
-            + f"); CPU a request {statistics.median(cpu[name]):.2f} ms against "
-            f"{statistics.median(cpu['trivial']):.2f} ms"
-        )
+    for tree, *_, names in trees:
+        trivial = statistics.median(p50[tree, "trivial"])
+        predicts = [n for n in names if n != "trivial"]
+        for first, name in enumerate(predicts):
+            # Each predict run against the trivial run just before it.
+            before = p50[tree, "trivial"][first :: len(predicts)]
+            deltas = [p - t for p, t in zip(p50[tree, name], before, strict=True)]
+            print(
+                f"{tree}: predict ({name} PNG), probabilities only: p50 {statistics.median(p50[tree, name]):.2f} ms "
+                f"against trivial {trivial:.2f} ms: +{statistics.median(deltas):.2f} ms (rounds: "
+                + ", ".join(f"{d:+.2f}" for d in deltas)
+                + f"); CPU a request {statistics.median(cpu[tree, name]):.2f} ms against "
+                f"{statistics.median(cpu[tree, 'trivial']):.2f} ms"
+            )
     print(f"load average {os.getloadavg()[0]:.1f}")
 
 

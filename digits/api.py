@@ -170,7 +170,12 @@ class PredictOut(Schema):
     summary="Recognise a drawing, optionally with what every layer saw",
 )
 @decorate_view(
-    rate_limited(group="predict", rate_setting="RATELIMIT_PREDICT", address_rate_setting="RATELIMIT_PREDICT_ADDRESS"),
+    rate_limited(
+        group="predict",
+        rate_setting="RATELIMIT_PREDICT",
+        address_rate_setting="RATELIMIT_PREDICT_ADDRESS",
+        overlap=True,  # predict stores nothing: its work may run while the count is on its way
+    ),
     body_limited,
 )
 def predict(request, payload: PredictIn):

@@ -51,6 +51,17 @@ def test_predict_past_the_limit_answers_429(limited, active_version, post_json, 
     assert codes == [200, 200, 200, 200, 429, 429]
 
 
+def test_a_refused_browser_is_refused_again_without_a_count(limited, active_version, seven_url):
+    # Predict runs while its count is on its way; a process that refused a
+    # browser refuses it again until the window ends, sending nothing to Redis.
+    browser = _browser("r" * 32)
+    assert [_predict(browser, seven_url) for _ in range(5)] == [200, 200, 200, 200, 429]
+    cache.clear()  # the counters are gone ...
+    assert _predict(browser, seven_url) == 429  # ... yet this process still refuses
+    assert not cache.redis_client().keys("*rl:predict*")  # and counted nothing
+    assert _predict(_browser("s" * 32), seven_url) == 200  # another browser is served
+
+
 def test_each_browser_has_its_own_limit_behind_one_address(limited, active_version, seven_url):
     first, second = _browser("a" * 32), _browser("b" * 32)
     assert [_predict(first, seven_url) for _ in range(5)] == [200, 200, 200, 200, 429]
