@@ -22,7 +22,11 @@ from training.tests.conftest import (  # noqa: F401 (fixtures)
 
 from .conftest import png_bytes
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker_idle_after")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("worker", "served_version", "worker_idle_after"),
+]
 
 # A bound of 5% needs about 60 decided drawings, not 600: the same rule, small data.
 BOUND = "0.05"
@@ -42,9 +46,7 @@ def triaged(ids: list[int]) -> bool:
     return not Sample.objects.filter(id__in=ids, triage=Sample.Triage.UNTRIAGED).exists()
 
 
-def test_the_worker_triages_approves_with_a_bound_and_quarantines_an_attacker(
-    worker, served_version, mnist, reviewer, client, settings
-):
+def test_the_worker_triages_approves_with_a_bound_and_quarantines_an_attacker(mnist, reviewer, client, settings):
     settings.TRIAGE_MAX_ERROR_BOUND = float(BOUND)
     rng = np.random.default_rng(7)
     # The tiny model reads MNIST test at about 97%: these are drawings it never trained on.
