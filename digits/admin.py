@@ -336,6 +336,13 @@ class ContributorAdmin(admin.ModelAdmin):
     def has_review_permission(self, request) -> bool:
         return staff_allowed(request.user, "digits.review_sample")
 
+    # Whoever reviews drawings sees who drew them (no separate permission to grant).
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self.has_review_permission(request) or super().has_view_permission(request, obj)
+
+    def has_module_permission(self, request) -> bool:
+        return self.has_review_permission(request) or super().has_module_permission(request)
+
     @admin.display(description="page")
     def page_link(self, obj):
         return format_html('<a href="{}">drawings</a>', reverse("review:contributor", args=[obj.client_id]))
