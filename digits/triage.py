@@ -42,7 +42,13 @@ from .services import (
     contributors_trust_refresh,
     triage_outcomes_apply,
 )
-from .triage_policy import TRUST_FOR_MODEL_AGREEMENT, TriagePolicy, triage_policy_get, would_auto_approve
+from .triage_policy import (
+    TRUST_FOR_MODEL_AGREEMENT,
+    TRUST_FOR_SUPPORT,
+    TriagePolicy,
+    triage_policy_get,
+    would_auto_approve,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +114,7 @@ def _support(
     nearest neighbours with its label, and the neighbours' label shares."""
     ref_vectors, ref_labels, ref_counts, ref_clients = reference
     support = np.zeros(len(labels), int)
-    shares = np.full((len(labels), 10), 0.1)
+    shares = np.full((len(labels), 10), 0.1)  # no neighbours: _label_quality leaves them out
     if not len(ref_labels):
         return support, shares
     similarity = vectors @ ref_vectors.T
@@ -130,7 +136,12 @@ def _support(
 def _label_quality(labels: np.ndarray, probabilities: np.ndarray, shares: np.ndarray) -> np.ndarray:
     from cleanlab.rank import get_label_quality_scores
 
-    blended = (1 - NEIGHBOUR_WEIGHT) * probabilities + NEIGHBOUR_WEIGHT * shares
+    # Without neighbours (no approved drawing yet) the model's probabilities
+    # stand alone, so a score means the same before and after there are some.
+    has_neighbours = ~np.all(np.isclose(shares, 0.1), axis=1, keepdims=True)
+    blended = np.where(
+        has_neighbours, (1 - NEIGHBOUR_WEIGHT) * probabilities + NEIGHBOUR_WEIGHT * shares, probabilities
+    )
     blended /= blended.sum(axis=1, keepdims=True)
     return np.asarray(get_label_quality_scores(labels, blended, method="self_confidence"), float)
 
@@ -150,7 +161,11 @@ def _decide(
         and would_auto_approve(label_quality=quality, support=support, trust=trust, threshold=policy.threshold)
     )
     if approve:
-        why = "independent support" if support >= settings.TRIAGE_SUPPORT else "model agrees"
+        why = (
+            "independent support"
+            if support >= settings.TRIAGE_SUPPORT and trust >= TRUST_FOR_SUPPORT
+            else "model agrees"
+        )
         if rng.random() < settings.TRIAGE_AUDIT_SHARE:
             return Sample.Triage.NEEDS_PERSON, f"audit (would be auto-approved: {why}); {said}", True
         return Sample.Triage.AUTO_APPROVED, f"{why}; {said}", False
