@@ -141,3 +141,18 @@ def test_the_review_queue_shows_why_a_drawing_waits(decided_and_trusted, mnist, 
     assert shown[sample_id]["triage"] == "needs_person"
     assert shown[sample_id]["triage_reason"].startswith("auto-approval is off")
     assert np.isclose(Sample.objects.get(id=sample_id).trust_at_triage, 0.1)
+
+
+def test_web_processes_never_import_cleanlab():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import django, sys; django.setup(); import webapp.urls, webapp.wsgi, digits.admin, digits.review.views;"
+        "print('cleanlab' in sys.modules, 'digits.triage' in sys.modules)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    out = run.stdout.split()
+    assert out == ["False", "False"]
