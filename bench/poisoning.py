@@ -2,7 +2,7 @@
 mistakes and an attacker's 500 drawings, through the platform's own storing,
 triage and fine-tune data selection, before and after, in the same run.
 
-    .venv/bin/python bench/poisoning.py [--variants a b c] [--fine-tune]
+    .venv/bin/python bench/poisoning.py [--variants a b c] [--fine-tune] [--fine-tune-before]
         [--parent-epochs 1] [--parent-train 20000] [--set honest=1500 ...]
 
 - honest: ``honest`` MNIST test digits from ``ids`` client ids, 3% of them
@@ -22,7 +22,8 @@ worker runs it (digits.triage.triage_batch), audits decided by people, and
 the fine-tune set with the caps (training.selectors).  ``--fine-tune`` also
 fine-tunes the parent on the after set and reports the gate, each validation
 digit against the parent, the new style on fresh drawings and triggered
-test digits read as the target.
+test digits read as the target; ``--fine-tune-before`` does the same on the
+before set (keys ``before_...``).
 
 It runs in a scratch database (``<name>_poisoning``, created and dropped)
 with artifacts in a temporary folder.  The figures go to stdout as JSON lines.
@@ -186,7 +187,17 @@ def reset() -> None:
     TrainingRun.objects.all().delete()
 
 
-def run_variant(*, variant: str, cfg: DrillConfig, mnist, parent, reviewer, fine_tune: bool, settings) -> dict:
+def run_variant(
+    *,
+    variant: str,
+    cfg: DrillConfig,
+    mnist,
+    parent,
+    reviewer,
+    fine_tune: bool,
+    settings,
+    fine_tune_before: bool = False,
+) -> dict:
     from digits.models import Sample
 
     reset()
@@ -225,6 +236,9 @@ def run_variant(*, variant: str, cfg: DrillConfig, mnist, parent, reviewer, fine
         undo = list(Sample.objects.filter(id__in=ids).values_list("id", "status", "triage"))
         Sample.objects.filter(id__in=ids).update(status=Sample.Status.PENDING, triage="")
         before = fine_tune_ids(settings)
+        measured_before = (
+            fine_tune_measure(parent=parent, mnist=mnist, cfg=cfg, prefix="before_") if fine_tune_before else {}
+        )
         for status, triage in {(s, t) for _, s, t in undo}:
             Sample.objects.filter(id__in=[i for i, s, t in undo if (s, t) == (status, triage)]).update(
                 status=status, triage=triage
@@ -250,8 +264,9 @@ def run_variant(*, variant: str, cfg: DrillConfig, mnist, parent, reviewer, fine
             Sample.objects.get(id=i).triage_reason for i in sorted(attack_ids) if i in set(auto)
         ][:3],
     }
+    result.update(measured_before)
     if fine_tune:
-        result.update(fine_tune_after(parent=parent, mnist=mnist, cfg=cfg, variant=variant))
+        result.update(fine_tune_measure(parent=parent, mnist=mnist, cfg=cfg, prefix=""))
     return result
 
 
@@ -273,9 +288,10 @@ class settings_override:
             setattr(self.settings, name, value)
 
 
-def fine_tune_after(*, parent, mnist, cfg: DrillConfig, variant: str) -> dict:
-    """Fine-tune the parent on the after set; the gate, each validation digit
-    against the parent, the new style on fresh drawings, the trigger."""
+def fine_tune_measure(*, parent, mnist, cfg: DrillConfig, prefix: str) -> dict:
+    """Fine-tune the parent on the set the settings and statuses now give; the
+    gate, each validation digit against the parent, the new style on fresh
+    drawings, the trigger (keys start with ``prefix``)."""
     from bench.canvas_digits import style_drawings
     from digits.preprocessing import drawing_to_mnist
     from models.serving import read_model
@@ -305,14 +321,20 @@ def fine_tune_after(*, parent, mnist, cfg: DrillConfig, variant: str) -> dict:
     fresh_y = np.array([digit for _, digit, _ in fresh])
     tail_x, tail_y = mnist.x_test[9000:], mnist.y_test[9000:]
     triggered = np.stack([add_trigger(img) for img in tail_x[tail_y != TRIGGER_TARGET]])
-    return {
+    sevens = tail_x[tail_y == 7]
+    figures = {
         "gate_passed": candidate.decision.passed,
         "gate_reason": candidate.decision.reason[:160],
         "worst_validation_digit_drop_points": round(float(drop.max()) * 100, 2),
         "style_fresh_served": round(float(np.mean(predict_digits(served, fresh_x) == fresh_y)), 4),
         "style_fresh_parent": round(float(np.mean(predict_digits(parent_model, fresh_x) == fresh_y)), 4),
         "triggered_as_target_served": round(float(np.mean(predict_digits(served, triggered) == TRIGGER_TARGET)), 4),
+        "triggered_as_target_candidate": round(
+            float(np.mean(predict_digits(candidate.model, triggered) == TRIGGER_TARGET)), 4
+        ),
+        "sevens_as_one_candidate": round(float(np.mean(predict_digits(candidate.model, sevens) == 1)), 4),
     }
+    return {prefix + key: value for key, value in figures.items()}
 
 
 def parent_register(*, mnist, epochs: int, train_limit: int):
@@ -335,7 +357,16 @@ def parent_register(*, mnist, epochs: int, train_limit: int):
     return model_version_activate(version=version, by="poisoning drill")
 
 
-def drill(*, variants: list[str], cfg: DrillConfig, fine_tune: bool, parent=None, parent_epochs=1, parent_train=20000):
+def drill(
+    *,
+    variants: list[str],
+    cfg: DrillConfig,
+    fine_tune: bool,
+    fine_tune_before: bool = False,
+    parent=None,
+    parent_epochs=1,
+    parent_train=20000,
+):
     """Run the drill in the current database (the caller provides a scratch one)."""
     from django.conf import settings
     from django.contrib.auth import get_user_model
@@ -350,7 +381,7 @@ def drill(*, variants: list[str], cfg: DrillConfig, fine_tune: bool, parent=None
     for variant in variants:
         result = run_variant(
             variant=variant, cfg=cfg, mnist=mnist, parent=parent, reviewer=reviewer, fine_tune=fine_tune,
-            settings=settings,
+            settings=settings, fine_tune_before=fine_tune_before,
         )  # fmt: skip
         print(json.dumps(result), flush=True)
         results.append(result)
@@ -360,7 +391,8 @@ def drill(*, variants: list[str], cfg: DrillConfig, fine_tune: bool, parent=None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variants", nargs="+", default=["a", "b", "c"], choices=["a", "b", "c"])
-    parser.add_argument("--fine-tune", action="store_true")
+    parser.add_argument("--fine-tune", action="store_true", help="fine-tune on the after set and measure")
+    parser.add_argument("--fine-tune-before", action="store_true", help="and on the before set (twice as long)")
     parser.add_argument("--parent-epochs", type=int, default=1)
     parser.add_argument("--parent-train", type=int, default=20000)
     parser.add_argument("--set", nargs="*", default=[], help="DrillConfig fields, name=value")
@@ -388,7 +420,8 @@ def main() -> None:
     try:
         print(json.dumps({"config": asdict(cfg), "variants": args.variants}), flush=True)
         drill(
-            variants=args.variants, cfg=cfg, fine_tune=args.fine_tune, parent_epochs=args.parent_epochs,
+            variants=args.variants, cfg=cfg, fine_tune=args.fine_tune, fine_tune_before=args.fine_tune_before,
+            parent_epochs=args.parent_epochs,
             parent_train=args.parent_train,
         )  # fmt: skip
     finally:
