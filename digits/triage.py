@@ -81,15 +81,24 @@ def _embed(served: ServedModel, pixels: list[bytes]) -> tuple[np.ndarray, np.nda
 
 
 def _reference_get(served: ServedModel) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """The newest approved drawings: embeddings, labels, whether their label
+    """The newest approved drawings, and the pending ones of trusted
+    contributors (this batch's too): embeddings, labels, whether their label
     counts as support (a person decided it, or a trusted contributor gave
-    it), and client ids."""
+    it), and client ids.
+
+    Pending drawings of trusted people count because a new style is never
+    approved otherwise: the model disagrees with every drawing of it, and
+    only people who agree with each other, independently, can vouch for it
+    (the drill's slashed zeros all went to people when only approved
+    drawings could support them)."""
     if _reference.version_id != served.version_id:
         _reference.version_id, _reference.vectors = served.version_id, {}
+    trusted_ids = Contributor.objects.filter(trust__gte=TRUSTED, quarantined=False).values("client_id")
+    pending_trusted = Q(status=Sample.Status.PENDING, client_id__in=trusted_ids) & ~Q(triage=Sample.Triage.QUARANTINED)
     rows = list(
-        Sample.objects.filter(status=Sample.Status.APPROVED)
+        Sample.objects.filter(Q(status=Sample.Status.APPROVED) | pending_trusted)
         .order_by("-id")
-        .values_list("id", "label", "client_id", "triage")[:REFERENCE_CAP]
+        .values_list("id", "label", "client_id", "triage", "status")[:REFERENCE_CAP]
     )
     missing = [row[0] for row in rows if row[0] not in _reference.vectors]
     for start in range(0, len(missing), 5000):
@@ -100,10 +109,12 @@ def _reference_get(served: ServedModel) -> tuple[np.ndarray, np.ndarray, np.ndar
             _reference.vectors.update(zip(ids, vectors, strict=True))
     if not rows:
         return np.empty((0, 1), np.float32), np.empty(0, int), np.empty(0, bool), []
-    trust = dict(Contributor.objects.filter(trust__gte=TRUSTED).values_list("client_id", "trust"))
+    trust = dict(Contributor.objects.filter(trust__gte=TRUSTED, quarantined=False).values_list("client_id", "trust"))
     vectors = np.stack([_reference.vectors[row[0]] for row in rows])
     labels = np.array([row[1] for row in rows])
-    counts = np.array([row[3] != Sample.Triage.AUTO_APPROVED or row[2] in trust for row in rows])
+    # Approved by a person (or before the triage existed: triage "") or from a trusted contributor.
+    person = (Sample.Triage.UNTRIAGED, Sample.Triage.NEEDS_PERSON, Sample.Triage.QUARANTINED)
+    counts = np.array([row[2] in trust or (row[3] in person and row[4] == Sample.Status.APPROVED) for row in rows])
     return vectors, labels, counts, [row[2] for row in rows]
 
 

@@ -21,11 +21,13 @@ CONFIDENCE = 0.95
 # (a new client id starts at 0.1): an attack spread over many fresh ids
 # cannot ride on labels the model happens to agree with.
 TRUST_FOR_MODEL_AGREEMENT = 0.3
-# Independent support approves a label only from a contributor with nothing
-# against it (a new id's 0.1 or more): once the model has confidently read
-# someone's labels as other digits, look-alikes from others do not vouch for
-# them (the poisoning drill's pair flips of ambiguous 4s and 7s got in so).
-TRUST_FOR_SUPPORT = 0.1 - 1e-9
+# Independent support approves a label only from a contributor with some
+# agreement on record (above a new id's 0.1: one confident agreement makes
+# 0.18): a fresh session cookie buys nothing, not even support, and once the
+# model has confidently read someone's labels as other digits, look-alikes
+# from others no longer vouch for them.  (In the poisoning drill, ambiguous
+# 4s labelled 9 from fresh ids got in on support before.)
+TRUST_FOR_SUPPORT = 0.15
 # Label-quality thresholds tried, lowest first; above 1 closes the model's path.
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999, 1.01)
 DECIDED_WINDOW = 20_000  # the newest decisions the threshold is chosen on
