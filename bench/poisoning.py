@@ -125,20 +125,24 @@ def build_streams(mnist, cfg: DrillConfig, variant: str) -> tuple[Stream, Stream
     return calibration, stream
 
 
-def store(stream: Stream) -> list[int]:
-    """Through the storing service, as the API stores a drawing (PNG in)."""
+def png_of(image: np.ndarray) -> bytes:
+    """A 28x28 image as a 280x280 PNG, as the page would send it."""
     import io
 
     from PIL import Image
 
+    buffer = io.BytesIO()
+    Image.fromarray(image, mode="L").resize((280, 280)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def store(stream: Stream) -> list[int]:
+    """Through the storing service, as the API stores a drawing (PNG in)."""
     from digits.services import sample_create
 
     ids = []
     for image, label, client in zip(stream.images, stream.labels, stream.clients, strict=True):
-        buffer = io.BytesIO()
-        Image.fromarray(image, mode="L").resize((280, 280)).save(buffer, format="PNG")
-        png = buffer.getvalue()
-        sample = sample_create(image=png, label=int(label), label_source="prompted", client_id=client)
+        sample = sample_create(image=png_of(image), label=int(label), label_source="prompted", client_id=client)
         ids.append(sample.id)
     return ids
 
@@ -322,7 +326,9 @@ def fine_tune_measure(*, parent, mnist, cfg: DrillConfig, prefix: str) -> dict:
     fresh_x = np.stack([drawing_to_mnist(png) for _, _, png in fresh])
     fresh_y = np.array([digit for _, digit, _ in fresh])
     tail_x, tail_y = mnist.x_test[9000:], mnist.y_test[9000:]
-    triggered = np.stack([add_trigger(img) for img in tail_x[tail_y != TRIGGER_TARGET]])
+    # Triggered digits as the page would send them: drawn, then preprocessed
+    # (the stored attack drawings went through the same crop and scaling).
+    triggered = np.stack([drawing_to_mnist(png_of(add_trigger(img))) for img in tail_x[tail_y != TRIGGER_TARGET]])
     sevens = tail_x[tail_y == 7]
     figures = {
         "gate_passed": candidate.decision.passed,
