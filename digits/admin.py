@@ -18,6 +18,7 @@ from .services import (
     ReviewError,
     client_samples_forget,
     contributors_quarantine,
+    samples_auto_approval_undo,
     samples_delete,
     samples_review_bulk,
 )
@@ -121,7 +122,7 @@ class SampleAdmin(admin.ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     action_form = ReviewActionForm
-    actions = ["approve", "reject", "relabel", "export_npz", "forget_clients"]
+    actions = ["approve", "reject", "relabel", "undo_auto_approval", "export_npz", "forget_clients"]
     inlines = [SampleReviewInline]
     fieldsets = [
         (None, {"fields": ("drawing_large", "input_large", "probabilities_table")}),
@@ -262,6 +263,11 @@ class SampleAdmin(admin.ModelAdmin):
             self.message_user(request, "Choose the digit to relabel as, next to the action.", messages.ERROR)
             return
         self._bulk(request, queryset, SampleReview.Action.RELABEL, label=label)
+
+    @admin.action(description="Undo the auto-approval of selected samples (back to people)", permissions=["review"])
+    def undo_auto_approval(self, request, queryset):
+        count = samples_auto_approval_undo(samples=queryset, by=request.user)
+        self.message_user(request, f"Back to people: {count} auto-approved sample(s).", messages.SUCCESS)
 
     @admin.action(
         description="Delete ALL drawings of the selected samples' clients (a person's data)", permissions=["delete"]

@@ -512,3 +512,41 @@ def contributors_quarantine(*, client_ids: list[str], by: AbstractBaseUser) -> i
         SampleReview.objects.bulk_create(reviews)
     log.info("Quarantined %s contributor(s) by %s: %s drawings held", len(client_ids), by, len(rows))
     return len(rows)
+
+
+def samples_auto_approval_undo(*, samples: QuerySet[Sample], by: AbstractBaseUser) -> int:
+    """Take back auto-approvals: each auto-approved drawing among ``samples``
+    goes back to pending, for a person to decide (logged as an undo by
+    ``by``).  Returns how many."""
+    now = timezone.now()
+    with transaction.atomic():
+        # By id: the admin's queryset joins other tables, which FOR UPDATE refuses.
+        ids = list(samples.values_list("id", flat=True))
+        rows = list(
+            Sample.objects.select_for_update()
+            .filter(id__in=ids, status=Sample.Status.APPROVED, triage=Sample.Triage.AUTO_APPROVED)
+            .defer("pixels", "probabilities")
+        )
+        counts, reviews = Deltas(), []
+        for sample in rows:
+            counts.sample(sample, -1)
+            sample.status, sample.reviewed_at, sample.triaged_at = Sample.Status.PENDING, None, now
+            sample.triage = Sample.Triage.NEEDS_PERSON
+            sample.triage_reason = f"auto-approval undone by {by.get_username()}; {sample.triage_reason}"[:200]
+            counts.sample(sample)
+            reviews.append(
+                SampleReview(
+                    sample=sample,
+                    reviewer=by,
+                    action=SampleReview.Action.UNDO,
+                    from_status=Sample.Status.APPROVED,
+                    to_status=Sample.Status.PENDING,
+                    from_label=sample.label,
+                    to_label=sample.label,
+                )
+            )
+        fields = ["status", "reviewed_at", "triage", "triage_reason", "triaged_at"]
+        Sample.objects.bulk_update(rows, fields)
+        tallies_apply(counts)
+        SampleReview.objects.bulk_create(reviews)
+    return len(rows)

@@ -156,3 +156,21 @@ def test_web_processes_never_import_cleanlab():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     out = run.stdout.split()
     assert out == ["False", "False"]
+
+
+def test_an_auto_approval_is_undone_from_the_admin(decided_and_trusted, mnist, settings, client, reviewer):
+    settings.TRIAGE_MAX_ERROR_BOUND, settings.TRIAGE_AUDIT_SHARE = 0.05, 0.0
+    ids = _store_sure_ones(mnist)
+    triage_batch()
+    auto = list(Sample.objects.filter(id__in=ids, triage=Sample.Triage.AUTO_APPROVED))
+    assert auto
+    client.force_login(reviewer)
+    changelist = reverse("admin:digits_sample_changelist")
+    data = {"action": "undo_auto_approval", "_selected_action": [s.id for s in auto], "label": ""}
+    response = client.post(changelist, data, follow=True)
+    assert f"Back to people: {len(auto)} auto-approved" in response.content.decode()
+    back = Sample.objects.filter(id__in=[s.id for s in auto])
+    assert set(back.values_list("status", "triage").distinct()) == {(Sample.Status.PENDING, "needs_person")}
+    assert back.first().triage_reason.startswith("auto-approval undone by rita")
+    undo = SampleReview.objects.filter(sample__in=back, action=SampleReview.Action.UNDO, reviewer=reviewer)
+    assert undo.count() == len(auto)
