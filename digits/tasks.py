@@ -1,6 +1,7 @@
 """Celery tasks of the digits app: thin, calling services."""
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 
 
@@ -29,3 +30,11 @@ def triage_pending() -> int:
     if done >= settings.TRIAGE_BATCH:
         triage_pending.delay()
     return done
+
+
+@worker_ready.connect
+def _triage_on_worker_start(sender=None, **kwargs) -> None:
+    """Drawings stored while no worker ran (their triage request expired, or
+    was lost with a killed worker) are triaged when one starts (through the
+    broker, so the parent process touches no database)."""
+    triage_pending.delay()
