@@ -12,9 +12,16 @@ from webapp.paginators import EstimatedCountPaginator
 from webapp.staff import staff_allowed
 
 from .export import samples_export_npz_bytes
-from .models import Sample, SampleReview
+from .models import Contributor, Sample, SampleReview
 from .selectors import AGREES, DISAGREES, sample_histories_get
-from .services import ReviewError, client_samples_forget, samples_delete, samples_review_bulk
+from .services import (
+    ReviewError,
+    client_samples_forget,
+    contributors_quarantine,
+    samples_auto_approval_undo,
+    samples_delete,
+    samples_review_bulk,
+)
 from .thumbnails import pixels_data_url
 
 DIGITS = [(d, str(d)) for d in range(10)]
@@ -90,12 +97,14 @@ class SampleAdmin(admin.ModelAdmin):
         "model_version",
         "label_source",
         "status",
+        "triage",
         "created_at",
         "reviewed_by",
     )
     list_display_links = ("id", "drawing_thumbnail")
     list_filter = (
         "status",
+        "triage",
         LabelFilter,
         PredictedFilter,
         DisagreementFilter,
@@ -113,13 +122,28 @@ class SampleAdmin(admin.ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     action_form = ReviewActionForm
-    actions = ["approve", "reject", "relabel", "export_npz", "forget_clients"]
+    actions = ["approve", "reject", "relabel", "undo_auto_approval", "export_npz", "forget_clients"]
     inlines = [SampleReviewInline]
     fieldsets = [
         (None, {"fields": ("drawing_large", "input_large", "probabilities_table")}),
         ("Labels", {"fields": ("label", "label_source", "predicted", "confidence", "model_version", "history")}),
         ("Review", {"fields": ("status", "reviewed_by", "reviewed_at")}),
-        ("Origin", {"fields": ("client_id", "created_at", "image_file", "image_sha256")}),
+        (
+            "Triage",
+            {
+                "fields": (
+                    "triage",
+                    "triage_reason",
+                    "triaged_at",
+                    "audit",
+                    "label_quality",
+                    "label_probability",
+                    "support",
+                    "trust_at_triage",
+                )
+            },
+        ),
+        ("Origin", {"fields": ("contributor_link", "created_at", "image_file", "image_sha256")}),
     ]
 
     # Decisions go through the actions (and the review queue), which log them; nothing is edited by hand.
@@ -183,6 +207,10 @@ class SampleAdmin(admin.ModelAdmin):
         # Drawings are not public media: link to the staff-only view of the file.
         return format_html('<a href="{}">{}</a>', reverse("review:sample_drawing", args=[obj.id]), obj.image.name)
 
+    @admin.display(description="client id")
+    def contributor_link(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("review:contributor", args=[obj.client_id]), obj.client_id)
+
     @admin.display(description="read by later versions")
     def history(self, obj):
         """How each version registered since read this drawing (stored by the worker)."""
@@ -236,6 +264,11 @@ class SampleAdmin(admin.ModelAdmin):
             return
         self._bulk(request, queryset, SampleReview.Action.RELABEL, label=label)
 
+    @admin.action(description="Undo the auto-approval of selected samples (back to people)", permissions=["review"])
+    def undo_auto_approval(self, request, queryset):
+        count = samples_auto_approval_undo(samples=queryset, by=request.user)
+        self.message_user(request, f"Back to people: {count} auto-approved sample(s).", messages.SUCCESS)
+
     @admin.action(
         description="Delete ALL drawings of the selected samples' clients (a person's data)", permissions=["delete"]
     )
@@ -286,3 +319,46 @@ class SampleReviewAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Contributor)
+class ContributorAdmin(admin.ModelAdmin):
+    """Client ids that gave drawings, with their trust; quarantining one holds
+    every drawing of theirs no person decided out of training."""
+
+    list_display = ("client_id", "page_link", "trust", "drawings", "agreed", "judged", "quarantined", "updated_at")
+    list_filter = ("quarantined",)
+    search_fields = ("client_id",)
+    actions = ["quarantine"]
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Contributor._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_review_permission(self, request) -> bool:
+        return staff_allowed(request.user, "digits.review_sample")
+
+    # Whoever reviews drawings sees who drew them (no separate permission to grant).
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self.has_review_permission(request) or super().has_view_permission(request, obj)
+
+    def has_module_permission(self, request) -> bool:
+        return self.has_review_permission(request) or super().has_module_permission(request)
+
+    @admin.display(description="page")
+    def page_link(self, obj):
+        return format_html('<a href="{}">drawings</a>', reverse("review:contributor", args=[obj.client_id]))
+
+    @admin.action(
+        description="Quarantine: hold their drawings out of training until a person decides", permissions=["review"]
+    )
+    def quarantine(self, request, queryset):
+        clients = list(queryset.values_list("client_id", flat=True))
+        held = contributors_quarantine(client_ids=clients, by=request.user)
+        self.message_user(
+            request, f"Quarantined {len(clients)} contributor(s): {held} drawings held.", messages.SUCCESS
+        )

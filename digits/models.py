@@ -8,7 +8,16 @@ from .preprocessing import pixels_decode
 PENDING = Q(status="pending")
 
 
+class Triage(models.TextChoices):
+    UNTRIAGED = "", "Not triaged yet"
+    AUTO_APPROVED = "auto_approved", "Auto-approved"
+    NEEDS_PERSON = "needs_person", "Needs a person"
+    QUARANTINED = "quarantined", "Quarantined"
+
+
 class Sample(models.Model):
+    Triage = Triage
+
     class LabelSource(models.TextChoices):
         CONFIRMED = "confirmed", "Confirmed prediction"
         CORRECTED = "corrected", "Corrected prediction"
@@ -51,6 +60,19 @@ class Sample(models.Model):
     # means it hesitated (a review order by uncertainty reads an index on it).
     margin = models.FloatField(null=True, blank=True)
 
+    # Triage (digits/triage.py), decided in the worker on the served version
+    # right after the drawing is stored: what happened to it and why, and the
+    # signals it was decided on, kept so thresholds can be chosen again on the
+    # drawings people decided (digits/triage_policy.py).
+    triage = models.CharField(max_length=16, choices=Triage.choices, default=Triage.UNTRIAGED, blank=True)
+    triage_reason = models.CharField(max_length=200, blank=True)
+    triaged_at = models.DateTimeField(null=True, blank=True)
+    audit = models.BooleanField(default=False)  # would have been auto-approved; drawn for people to check
+    label_quality = models.FloatField(null=True, blank=True)  # cleanlab's score of the label, 0..1
+    label_probability = models.FloatField(null=True, blank=True)  # the served version's, calibrated
+    support = models.PositiveSmallIntegerField(null=True, blank=True)  # other trusted contributors agreeing
+    trust_at_triage = models.FloatField(null=True, blank=True)
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -64,6 +86,8 @@ class Sample(models.Model):
             models.Index(fields=["label"], name="sample_label"),
             models.Index(fields=["predicted"], name="sample_predicted"),
             models.Index(fields=["-created_at"], condition=Q(disagrees=True), name="sample_disagreeing_newest"),
+            # The triage worker reads the drawings it has not triaged yet.
+            models.Index(fields=["id"], condition=PENDING & Q(triage=""), name="sample_untriaged"),
         ]
         constraints = [
             # A double click or a retry of the same drawing is one sample.
@@ -97,6 +121,10 @@ class SampleReview(models.Model):
         REJECT = "reject", "Reject"
         RELABEL = "relabel", "Relabel and approve"
         UNDO = "undo", "Undo"
+        # No reviewer: the triage worker approved it (digits/triage.py), or a
+        # contributor's quarantine took an auto-approval back.
+        AUTO_APPROVE = "auto_approve", "Auto-approve"
+        QUARANTINE = "quarantine", "Quarantine"
 
     sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="reviews")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -169,3 +197,29 @@ class SampleReading(models.Model):
 
     def __str__(self) -> str:
         return f"sample {self.sample_id} read by {self.version_id} as {self.predicted}"
+
+
+class Contributor(models.Model):
+    """One client id (a browser session) that gave drawings: how far its
+    labels are trusted, and whether staff quarantined it.  Trust is
+    recomputed from its drawings (digits/services.py:contributors_trust_refresh):
+    agreement with people's decisions and with the model's confident readings,
+    under a prior that makes a new id start low."""
+
+    client_id = models.CharField(max_length=64, unique=True)
+    trust = models.FloatField(default=0.1)
+    agreed = models.FloatField(default=0)  # weighted agreements (a person's decision weighs more)
+    judged = models.FloatField(default=0)
+    drawings = models.PositiveIntegerField(default=0)
+    quarantined = models.BooleanField(default=False)
+    quarantined_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    quarantined_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-drawings", "client_id"]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} (trust {self.trust:.2f})"

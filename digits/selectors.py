@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet
 
-from .models import Sample, SampleReading
+from .models import Contributor, Sample, SampleReading
 from .preprocessing import pixels_decode_many
 
 # "The prediction disagrees with the label" is defined once, as the stored
@@ -220,11 +220,22 @@ def approved_samples() -> QuerySet[Sample]:
 
 def trainable_samples() -> QuerySet[Sample]:
     """What training may learn from: approved drawings, and pending ones too
-    when ``settings.TRAIN_INCLUDE_PENDING`` is set; never rejected ones."""
-    statuses = [Sample.Status.APPROVED]
-    if settings.TRAIN_INCLUDE_PENDING:
-        statuses.append(Sample.Status.PENDING)
-    return Sample.objects.filter(status__in=statuses)
+    when ``settings.TRAIN_INCLUDE_PENDING`` is set, except those the triage
+    or a contributor's quarantine holds out; never rejected ones."""
+    if not settings.TRAIN_INCLUDE_PENDING:
+        return Sample.objects.filter(status=Sample.Status.APPROVED)
+    held = Q(triage=Sample.Triage.QUARANTINED) | Q(
+        client_id__in=Contributor.objects.filter(quarantined=True).values("client_id")
+    )
+    pending = Q(status=Sample.Status.PENDING) & ~held
+    return Sample.objects.filter(Q(status=Sample.Status.APPROVED) | pending)
+
+
+# A person decided it (approved or rejected, not by the triage): drawings
+# approved before the triage existed count as decided by a person.
+DECIDED_BY_PERSON = Q(status__in=[Sample.Status.APPROVED, Sample.Status.REJECTED]) & ~Q(
+    triage=Sample.Triage.AUTO_APPROVED
+)
 
 
 # --- readings: a drawing's history, versions against each other ----------------
@@ -279,3 +290,46 @@ def samples_right_for_one_version_only(*, right_id: int, wrong_id: int, limit: i
     right = _judged_readings(right_id).filter(predicted=F("sample__label")).values("sample_id")
     wrong = _judged_readings(wrong_id).exclude(predicted=F("sample__label")).values("sample_id")
     return list(Sample.objects.filter(id__in=right).filter(id__in=wrong).order_by("-id")[:limit])
+
+
+# --- contributors ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContributorPage:
+    client_id: str
+    trust: float
+    agreed: float
+    judged: float
+    quarantined: bool
+    counts: dict[str, int]  # drawings by triage outcome ("" not triaged)
+    by_status: dict[str, int]
+    samples: list[Sample]  # the newest
+
+    @property
+    def agreement(self) -> float | None:
+        return self.agreed / self.judged if self.judged else None
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+def contributor_get(*, client_id: str, limit: int = 200) -> ContributorPage | None:
+    """A contributor's trust, agreement and newest drawings (None: none stored)."""
+    samples = Sample.objects.filter(client_id=client_id)
+    by_status = dict(samples.order_by().values_list("status").annotate(n=Count("id")))
+    if not by_status:
+        return None
+    counts = dict(samples.order_by().values_list("triage").annotate(n=Count("id")))
+    row = Contributor.objects.filter(client_id=client_id).first()
+    return ContributorPage(
+        client_id=client_id,
+        trust=row.trust if row else 0.1,
+        agreed=row.agreed if row else 0.0,
+        judged=row.judged if row else 0.0,
+        quarantined=bool(row and row.quarantined),
+        counts=counts,
+        by_status=by_status,
+        samples=list(samples.order_by("-id").defer("probabilities")[:limit]),
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
@@ -16,13 +17,13 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from models.models import ModelVersion
 from models.serving import NoModelError, model_server
 
-from .models import Sample, SampleReading, SampleReview
+from .models import Contributor, Sample, SampleReading, SampleReview
 from .preprocessing import drawing_to_mnist
 from .tallies import Deltas, tallies_apply, tallies_of
 
@@ -86,6 +87,9 @@ def sample_create(*, image: bytes, label: int, label_source: str, client_id: str
         # unique constraint let one in.  Drop this file and return that one.
         sample.image.delete(save=False)
         return Sample.objects.get(client_id=client_id, image_sha256=digest)
+    # Triage happens in the worker, after the row is committed; the request
+    # pays one cache add for it.
+    transaction.on_commit(triage_soon)
     log.info("Sample %s stored: label %s (%s), predicted %s", sample.pk, label, label_source, sample.predicted)
     return sample
 
@@ -144,6 +148,7 @@ def _decide(
         locked.save(update_fields=["status", "label", "reviewed_by", "reviewed_at"])
         tallies_apply(counts.sample(locked))
         _review_log(sample=locked, reviewer=reviewer, action=action, was=was)
+        contributors_trust_refresh(client_ids=[locked.client_id])
     return locked
 
 
@@ -224,6 +229,7 @@ def review_undo(*, reviewer: AbstractBaseUser) -> Sample:
         sample.save(update_fields=["status", "label", "reviewed_by", "reviewed_at"])
         tallies_apply(counts.sample(sample))
         _review_log(sample=sample, reviewer=reviewer, action=SampleReview.Action.UNDO, was=was, undoes=last)
+        contributors_trust_refresh(client_ids=[sample.client_id])
     return sample
 
 
@@ -339,3 +345,208 @@ def sample_readings_store(
         for sample_id, p in zip(sample_ids, probabilities, strict=True)
     ]
     return len(SampleReading.objects.bulk_create(readings, ignore_conflicts=True, batch_size=1000))
+
+
+# --- triage: outcomes decided in the worker, contributors -------------------------
+
+TRIAGE_TASK = "digits.triage_pending"
+TRIAGE_SOON_KEY = "digits:triage-soon"
+TRIAGE_SOON_SECONDS = 1.0  # drawings stored within this gather into one triage task
+TRIAGE_SOON_TTL = 60  # a lost task blocks new ones at most this long
+# Trust: (agreements + 1) / (judgements + 10), a person's decision weighing
+# three readings, so a new id starts at 0.1 and earns trust drawing by drawing.
+TRUST_PRIOR_AGREED, TRUST_PRIOR_JUDGED = 1.0, 10.0
+PERSON_WEIGHT = 3.0
+CONFIDENT = 0.95  # a calibrated probability of the label this high (or this low, 1 - it) counts
+
+
+def triage_soon() -> None:
+    """Ask the worker to triage what was stored.  One cache add per drawing
+    (the storing request's only cost): the first drawing in a window
+    enqueues one task, which triages every drawing stored meanwhile."""
+    from celery import current_app
+    from django.core.cache import cache
+
+    if cache.add(TRIAGE_SOON_KEY, 1, timeout=TRIAGE_SOON_TTL):
+        # By name: the task module calls these services, not the other way round.
+        current_app.send_task(TRIAGE_TASK, countdown=TRIAGE_SOON_SECONDS)
+
+
+@dataclass(frozen=True)
+class TriageOutcome:
+    sample_id: int
+    triage: str  # a Sample.Triage value
+    reason: str
+    label_quality: float
+    label_probability: float
+    support: int
+    trust: float
+    audit: bool = False
+
+
+def triage_outcomes_apply(*, outcomes: list[TriageOutcome]) -> int:
+    """Record triage outcomes; auto-approve those that say so, each logged as
+    a decision with no reviewer (so it can be audited and taken back).  Only
+    drawings still pending and untriaged are touched (a person may have
+    decided one meanwhile, or another task triaged it); returns how many."""
+    if not outcomes:
+        return 0
+    by_id = {o.sample_id: o for o in outcomes}
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Sample.objects.select_for_update()
+            .filter(id__in=list(by_id), status=Sample.Status.PENDING, triage=Sample.Triage.UNTRIAGED)
+            .defer("pixels", "probabilities")
+        )
+        counts, reviews = Deltas(), []
+        for sample in rows:
+            outcome = by_id[sample.id]
+            sample.triage, sample.triage_reason, sample.triaged_at = outcome.triage, outcome.reason[:200], now
+            sample.label_quality, sample.label_probability = outcome.label_quality, outcome.label_probability
+            sample.support, sample.trust_at_triage, sample.audit = outcome.support, outcome.trust, outcome.audit
+            if outcome.triage == Sample.Triage.AUTO_APPROVED:
+                counts.sample(sample, -1)
+                sample.status, sample.reviewed_at = Sample.Status.APPROVED, now
+                counts.sample(sample)
+                reviews.append(
+                    SampleReview(
+                        sample=sample,
+                        reviewer=None,
+                        action=SampleReview.Action.AUTO_APPROVE,
+                        from_status=Sample.Status.PENDING,
+                        to_status=Sample.Status.APPROVED,
+                        from_label=sample.label,
+                        to_label=sample.label,
+                    )
+                )
+        fields = ["triage", "triage_reason", "triaged_at", "label_quality", "label_probability", "support"]
+        fields += ["trust_at_triage", "audit", "status", "reviewed_at"]
+        Sample.objects.bulk_update(rows, fields, batch_size=500)
+        tallies_apply(counts)
+        SampleReview.objects.bulk_create(reviews)
+    return len(rows)
+
+
+def contributors_trust_refresh(*, client_ids: list[str]) -> dict[str, float]:
+    """Recompute each contributor's trust from its drawings: agreement with
+    people's decisions (approved as labelled, or rejected/relabelled) and
+    with the served version's confident readings of drawings no person
+    decided.  Creates the contributor rows; returns {client id: trust}."""
+    if not client_ids:
+        return {}
+    relabelled = SampleReview.objects.filter(
+        sample=OuterRef("pk"), action=SampleReview.Action.RELABEL, undone_by__isnull=True
+    )
+    by_person = Q(status__in=[Sample.Status.APPROVED, Sample.Status.REJECTED]) & ~Q(triage=Sample.Triage.AUTO_APPROVED)
+    not_by_person = ~by_person
+    rows = (
+        Sample.objects.filter(client_id__in=client_ids)
+        .annotate(relabelled=Exists(relabelled))
+        .order_by()
+        .values("client_id")
+        .annotate(
+            drawings=Count("id"),
+            person_agreed=Count("id", filter=by_person & Q(status=Sample.Status.APPROVED, relabelled=False)),
+            person_judged=Count("id", filter=by_person),
+            model_agreed=Count("id", filter=not_by_person & Q(label_probability__gte=CONFIDENT)),
+            model_judged=Count(
+                "id",
+                filter=not_by_person & (Q(label_probability__gte=CONFIDENT) | Q(label_probability__lte=1 - CONFIDENT)),
+            ),
+        )
+    )
+    trust = {}
+    with transaction.atomic():
+        for row in rows:
+            agreed = PERSON_WEIGHT * row["person_agreed"] + row["model_agreed"]
+            judged = PERSON_WEIGHT * row["person_judged"] + row["model_judged"]
+            value = (agreed + TRUST_PRIOR_AGREED) / (judged + TRUST_PRIOR_JUDGED)
+            Contributor.objects.update_or_create(
+                client_id=row["client_id"],
+                defaults={"trust": value, "agreed": agreed, "judged": judged, "drawings": row["drawings"]},
+            )
+            trust[row["client_id"]] = value
+    return trust
+
+
+def contributors_quarantine(*, client_ids: list[str], by: AbstractBaseUser) -> int:
+    """Hold every drawing no person decided of these contributors out of
+    training until a person decides it: pending ones are marked quarantined,
+    auto-approved ones go back to pending, quarantined (logged, with ``by``).
+    Their later drawings are quarantined by the triage.  Returns how many
+    drawings were held."""
+    now = timezone.now()
+    reason = f"contributor quarantined by {by.get_username()}"
+    with transaction.atomic():
+        for client_id in client_ids:
+            Contributor.objects.update_or_create(
+                client_id=client_id, defaults={"quarantined": True, "quarantined_by": by, "quarantined_at": now}
+            )
+        held = Sample.objects.select_for_update().filter(client_id__in=client_ids)
+        rows = list(
+            held.filter(
+                Q(status=Sample.Status.PENDING) | Q(status=Sample.Status.APPROVED, triage=Sample.Triage.AUTO_APPROVED)
+            ).defer("pixels", "probabilities")
+        )
+        counts, reviews = Deltas(), []
+        for sample in rows:
+            if sample.status == Sample.Status.APPROVED:
+                counts.sample(sample, -1)
+                sample.status, sample.reviewed_at = Sample.Status.PENDING, None
+                counts.sample(sample)
+                reviews.append(
+                    SampleReview(
+                        sample=sample,
+                        reviewer=by,
+                        action=SampleReview.Action.QUARANTINE,
+                        from_status=Sample.Status.APPROVED,
+                        to_status=Sample.Status.PENDING,
+                        from_label=sample.label,
+                        to_label=sample.label,
+                    )
+                )
+            sample.triage, sample.triage_reason, sample.triaged_at = Sample.Triage.QUARANTINED, reason, now
+        Sample.objects.bulk_update(rows, ["status", "reviewed_at", "triage", "triage_reason", "triaged_at"])
+        tallies_apply(counts)
+        SampleReview.objects.bulk_create(reviews)
+    log.info("Quarantined %s contributor(s) by %s: %s drawings held", len(client_ids), by, len(rows))
+    return len(rows)
+
+
+def samples_auto_approval_undo(*, samples: QuerySet[Sample], by: AbstractBaseUser) -> int:
+    """Take back auto-approvals: each auto-approved drawing among ``samples``
+    goes back to pending, for a person to decide (logged as an undo by
+    ``by``).  Returns how many."""
+    now = timezone.now()
+    with transaction.atomic():
+        # By id: the admin's queryset joins other tables, which FOR UPDATE refuses.
+        ids = list(samples.values_list("id", flat=True))
+        rows = list(
+            Sample.objects.select_for_update()
+            .filter(id__in=ids, status=Sample.Status.APPROVED, triage=Sample.Triage.AUTO_APPROVED)
+            .defer("pixels", "probabilities")
+        )
+        counts, reviews = Deltas(), []
+        for sample in rows:
+            counts.sample(sample, -1)
+            sample.status, sample.reviewed_at, sample.triaged_at = Sample.Status.PENDING, None, now
+            sample.triage = Sample.Triage.NEEDS_PERSON
+            sample.triage_reason = f"auto-approval undone by {by.get_username()}; {sample.triage_reason}"[:200]
+            counts.sample(sample)
+            reviews.append(
+                SampleReview(
+                    sample=sample,
+                    reviewer=by,
+                    action=SampleReview.Action.UNDO,
+                    from_status=Sample.Status.APPROVED,
+                    to_status=Sample.Status.PENDING,
+                    from_label=sample.label,
+                    to_label=sample.label,
+                )
+            )
+        fields = ["status", "reviewed_at", "triage", "triage_reason", "triaged_at"]
+        Sample.objects.bulk_update(rows, fields)
+        tallies_apply(counts)
+        SampleReview.objects.bulk_create(reviews)
+    return len(rows)

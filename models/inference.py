@@ -139,6 +139,30 @@ class Predictor:
             out[start : start + len(part)] = runner.get(runner.probabilities_index)[: len(part)]
         return out
 
+    def predict_batch_features(self, x: np.ndarray, *, layer: str) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities (N, 10) and the outputs of ``layer`` (N, units) for N
+        uint8 images, as ``predict_batch`` runs them: the features of the
+        layer before the output are the model's own embedding of a drawing
+        (the triage compares drawings in it)."""
+        if layer not in self.layer_names:
+            raise ValueError(f"{layer!r} is not a visible layer ({self.layer_names})")
+        x = model_input(np.asarray(x, np.uint8))
+        runner = self._runner(BATCH_CHUNK)
+        index = runner.output_index[layer]
+        probabilities, features = np.empty((len(x), 10), np.float32), None
+        chunk = np.zeros((BATCH_CHUNK, 28, 28, 1), np.float32)
+        for start in range(0, len(x), BATCH_CHUNK):
+            part = x[start : start + BATCH_CHUNK]
+            chunk[: len(part)] = part
+            chunk[len(part) :] = 0
+            runner.run(chunk)
+            out = runner.get(index)[: len(part)].reshape(len(part), -1)
+            if features is None:
+                features = np.empty((len(x), out.shape[1]), np.float32)
+            features[start : start + len(part)] = out
+            probabilities[start : start + len(part)] = runner.get(runner.probabilities_index)[: len(part)]
+        return probabilities, features if features is not None else np.empty((0, 0), np.float32)
+
     def warm_up(self) -> None:
         blank = np.zeros((28, 28), np.uint8)
         self.predict(blank)

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db.models import Max, Min, Q, QuerySet
 
 from digits.models import Sample
-from digits.selectors import DrawingArrays, samples_arrays, trainable_samples
+from digits.selectors import DECIDED_BY_PERSON, DrawingArrays, samples_arrays, trainable_samples
 
 from .models import TrainingRun
 
@@ -73,8 +73,13 @@ def training_drawings_pick(*, since: datetime | None, cap: int, heldout_cap: int
     new = len(picked)
     picked += _take_training_ids(samples.filter(disagrees=True), cap // 4, skip=set(picked))
     picked += _random_training_ids(samples, cap - len(picked), skip=set(picked), available=available)
+    picked = contributor_share_cap(picked, share=settings.CONTRIBUTOR_MAX_SHARE)
     heldout = []
-    for sample_id, sha in samples.order_by("-id").values_list("id", "image_sha256").iterator(chunk_size=2000):
+    # The judges are drawings a person decided: a label no person checked
+    # (auto-approved, or pending with TRAIN_INCLUDE_PENDING) could be poison
+    # that makes a poisoned candidate look good.
+    judged = samples.filter(DECIDED_BY_PERSON).order_by("-id").values_list("id", "image_sha256")
+    for sample_id, sha in judged.iterator(chunk_size=2000):
         if is_held_out(sha):
             heldout.append(sample_id)
             if len(heldout) >= heldout_cap:
@@ -82,6 +87,31 @@ def training_drawings_pick(*, since: datetime | None, cap: int, heldout_cap: int
     if since is None:  # the first run: everything is new
         new = len(picked)
     return DrawingsPick(sorted(picked), sorted(heldout), new, available)
+
+
+def contributor_share_cap(ids: list[int], *, share: float) -> list[int]:
+    """``ids`` (in order of preference) less what makes any contributor
+    supply more than ``share`` of them, counting only drawings no person
+    decided (a person's decision vouches for a label whoever drew it).  The
+    cap follows the set's final size, so it is applied until it holds."""
+    if not ids or share >= 1:
+        return ids
+    unchecked = dict(
+        Sample.objects.filter(id__in=ids).exclude(DECIDED_BY_PERSON).values_list("id", "client_id").iterator()
+    )
+    kept = list(ids)
+    while True:
+        limit, taken, trimmed = int(share * len(kept)), {}, []
+        for sample_id in kept:
+            client = unchecked.get(sample_id)
+            if client is not None:
+                taken[client] = taken.get(client, 0) + 1
+                if taken[client] > limit:
+                    continue
+            trimmed.append(sample_id)
+        if len(trimmed) == len(kept):
+            return kept
+        kept = trimmed
 
 
 def _take_training_ids(candidates: QuerySet[Sample], quota: int, skip: set[int] = frozenset()) -> list[int]:

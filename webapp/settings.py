@@ -310,6 +310,24 @@ for _name in (
 if FINE_TUNE_REHEARSAL < 0 or FINE_TUNE_FOCUS_OVERSAMPLE < 1 or FINE_TUNE_TEST_LIMIT < 0:
     raise ImproperlyConfigured("FINE_TUNE_REHEARSAL and FINE_TUNE_TEST_LIMIT must be >= 0, FOCUS_OVERSAMPLE >= 1")
 
+# --- Triage of stored drawings (digits/triage.py, in the worker) --------------
+# Auto-approval: off leaves every drawing to people (triage still records why).
+TRIAGE_AUTO_APPROVE = env.bool("TRIAGE_AUTO_APPROVE", default=True)
+# The upper 95% Clopper-Pearson bound on the error of what is auto-approved,
+# measured on drawings people decided, that the thresholds must keep.
+TRIAGE_MAX_ERROR_BOUND = env_float("TRIAGE_MAX_ERROR_BOUND", default=0.005)
+TRIAGE_AUDIT_SHARE = env_float("TRIAGE_AUDIT_SHARE", default=0.02)  # auto-decided drawings sent to people anyway
+TRIAGE_SUPPORT = env.int("TRIAGE_SUPPORT", default=3)  # other trusted contributors whose similar drawings agree
+TRIAGE_BATCH = env.int("TRIAGE_BATCH", default=500)  # drawings a triage task decides at a time
+# No contributor supplies more than this share of a fine-tune's drawings
+# that no person decided (training.selectors.training_drawings_pick).
+CONTRIBUTOR_MAX_SHARE = env_float("CONTRIBUTOR_MAX_SHARE", default=0.02)
+for _name in ("TRIAGE_MAX_ERROR_BOUND", "TRIAGE_AUDIT_SHARE", "CONTRIBUTOR_MAX_SHARE"):
+    if not 0 <= globals()[_name] <= 1:
+        raise ImproperlyConfigured(f"{_name} must be between 0 and 1")
+if TRIAGE_SUPPORT < 1 or TRIAGE_BATCH < 1:
+    raise ImproperlyConfigured("TRIAGE_SUPPORT and TRIAGE_BATCH must be at least 1")
+
 # --- People's data -----------------------------------------------------------
 # The original image of a drawing rejected this many days ago is deleted by a
 # daily task (its row, 28x28 array and counts stay); 0 keeps them for ever.

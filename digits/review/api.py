@@ -42,6 +42,9 @@ class SampleOut(Schema):
     disagrees: bool
     margin: float | None = Field(description="Top probability minus the second: small when the model hesitated")
     history: list[ReadingOut] = Field(description="How each version registered since read it, oldest first")
+    client_id: str
+    triage: str = Field(description="auto_approved, needs_person, quarantined, or empty: not triaged yet")
+    triage_reason: str
 
 
 class CountsOut(Schema):
@@ -85,7 +88,11 @@ def _sample_out(sample: Sample, history: list | None = None) -> dict:
         history = sample_histories_get(sample_ids=[sample.id]).get(sample.id, [])
     return {
         "history": [vars(reading) for reading in history],
-        **{f: getattr(sample, f) for f in ("id", "label", "label_source", "predicted", "confidence", "status")},
+        **{
+            f: getattr(sample, f)
+            for f in ("id", "label", "label_source", "predicted", "confidence", "status", "client_id", "triage")
+        },
+        "triage_reason": sample.triage_reason,
         "drawing_url": reverse("review:sample_drawing", args=[sample.id]),
         "input_url": pixels_data_url(sample.pixels),
         "probabilities": sample.probabilities or [],

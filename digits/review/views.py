@@ -13,6 +13,8 @@ from digits.review.selectors import (
     sample_counts_by_label_and_status,
     sample_counts_per_day,
 )
+from digits.selectors import contributor_get
+from digits.triage_policy import triage_statistics_get
 from webapp.staff import staff_page
 
 QUEUE_ORDERS = ("oldest", "disagreements", "uncertain")
@@ -39,6 +41,7 @@ def statistics(request):
         "matrix": matrix,
         "heat": _heat_rows(matrix),
         "statuses": Sample.Status.choices,
+        "triage": triage_statistics_get(),
         "counted_at": timezone.now(),
     }
     return render(request, "digits/review/statistics.html", context)
@@ -68,3 +71,12 @@ def sample_drawing(request, sample_id: int):
     response = FileResponse(file, content_type=content_type)
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+@staff_page("digits.view_sample")
+def contributor(request, client_id: str):
+    """One client id: its trust, how its labels agreed, its drawings."""
+    found = contributor_get(client_id=client_id, limit=200)
+    if found is None:
+        raise Http404("No drawings from this client id.")
+    return render(request, "digits/review/contributor.html", {"c": found})

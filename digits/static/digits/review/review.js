@@ -138,6 +138,9 @@ function start() {
     $("margin").textContent =
       s.margin == null ? "" : `${Math.round(s.margin * 100)} points ahead of its second choice`;
     $("disagrees").hidden = !s.disagrees;
+    // Why the triage left it to a person (or quarantined it), and from whom.
+    $("triage").hidden = !s.triage;
+    $("triage").textContent = s.triage ? `Triage: ${s.triage.replace("_", " ")}, ${s.triage_reason} · from ${s.client_id}` : "";
     box.classList.toggle("disagreeing", s.disagrees);
     $("sample-id").textContent = s.id;
     // A drawing's history: how each later version read it ("v1: 7 (99%) → v3: 9 (97%)").
