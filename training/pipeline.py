@@ -87,6 +87,7 @@ def fine_tune_candidate(
         focus_digits=config.focus_digits,
         lineage_best_validation=lineage_best_validation,
         lineage_tolerance=settings.GATE_LINEAGE_TOLERANCE,
+        per_class_floor=settings.GATE_PER_CLASS_FLOOR,
     )
     metrics["gate"] = decision.as_dict()
     metrics["parent_metrics"] = {k: v for k, v in parent_metrics.items() if not k.endswith("_confusion")}
