@@ -162,8 +162,8 @@ def trades_get(*, versions: list[ModelVersion], decisions: dict[int, TradeDecisi
             by_digit.setdefault(group.true, []).append(group)
         ordered = sorted(by_digit.items(), key=lambda kv: (kv[0] not in refused_for, kv[0]))
         decision = decisions.get(v.pk)
-        decidable = decision is None and v.status == ModelVersion.Status.REJECTED and active is not None
-        decidable = decidable and v.parent_id == active.pk
+        waiting = decision is None and v.status == ModelVersion.Status.REJECTED
+        decidable = waiting and active is not None and v.parent_id == active.pk
         trades.append(Trade(v, ordered, refused_for, len(trade["gained"]), len(misread), decision, decidable))
     return trades
 
