@@ -284,6 +284,11 @@ def version_scoreboard_get(*, version_ids: Iterable[int]) -> dict[int, list[tupl
     return board
 
 
+def samples_by_ids(*, sample_ids: Iterable[int]) -> dict[int, Sample]:
+    """Drawings by id, with what a thumbnail needs (an id that is gone is left out)."""
+    return Sample.objects.only("id", "label", "pixels").in_bulk(list(sample_ids))
+
+
 def samples_right_for_one_version_only(*, right_id: int, wrong_id: int, limit: int = 48) -> list[Sample]:
     """Approved held-out drawings that version ``right_id`` reads right and
     version ``wrong_id`` reads wrong, newest first."""

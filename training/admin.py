@@ -3,7 +3,7 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from .models import TrainingRun
+from .models import TradeDecision, TrainingRun
 from .services import training_run_request
 
 
@@ -46,3 +46,18 @@ class TrainingRunAdmin(admin.ModelAdmin):
         result = training_run_request(trigger=TrainingRun.Trigger.MANUAL, by=request.user.get_username())
         self.message_user(request, result.message, messages.SUCCESS if result.run else messages.WARNING)
         return redirect(reverse("admin:training_trainingrun_changelist"))
+
+
+@admin.register(TradeDecision)
+class TradeDecisionAdmin(admin.ModelAdmin):
+    """Read only: a decision is made on /models/, through its service."""
+
+    list_display = ("version", "decision", "by", "decided_at", "reason")
+    list_filter = ("decision",)
+    readonly_fields = [f.name for f in TradeDecision._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -79,3 +79,29 @@ class TrainingRun(models.Model):
         if self.status == self.Status.SUCCEEDED:
             return 1.0
         return min(1.0, self.epoch / self.epochs) if self.epochs else 0.0
+
+
+class TradeDecision(models.Model):
+    """Staff's answer to a trade the gate refused: a candidate that learnt
+    drawings of a new style but lost MNIST images of a digit.  Accepting it
+    promotes the candidate (through the registry's services); refusing it
+    keeps it refused.  Either way the reason is kept, and the /models/ audit
+    timeline shows it."""
+
+    class Decision(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        REFUSED = "refused", "Refused"
+
+    version = models.ForeignKey("models.ModelVersion", on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    by = models.CharField(max_length=150)
+    reason = models.TextField()
+    decided_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+        # One answer a trade: a second click, or a second member of staff, finds it decided.
+        constraints = [models.UniqueConstraint(fields=["version"], name="one_decision_per_trade")]
+
+    def __str__(self) -> str:
+        return f"trade of {self.version} {self.decision} by {self.by}"

@@ -42,7 +42,7 @@ def fine_tune_candidate(
     """Fine-tune ``parent`` on MNIST rehearsal (MNIST train less the
     validation split) plus the drawings; judge the candidate and its parent
     on the same images (validation and held-out drawings decide; the test set
-    is reported); ask the gate; export the candidate to LiteRT, checked on
+    is reported); ask the gate; weigh the trade (training.trade); export the candidate to LiteRT, checked on
     the test images it was judged on (ExportRefused: nothing to register)."""
     from models.serving import read_model
 
@@ -52,6 +52,7 @@ def fine_tune_candidate(
     from .gate import gate_judgements
     from .litert import litert_for_registration
     from .provenance import version_params
+    from .trade import trade_evidence
 
     mnist = load_mnist()
     split = validation_split(mnist)
@@ -87,8 +88,22 @@ def fine_tune_candidate(
         focus_digits=config.focus_digits,
         lineage_best_validation=lineage_best_validation,
         lineage_tolerance=settings.GATE_LINEAGE_TOLERANCE,
+        per_class_floor=settings.GATE_PER_CLASS_FLOOR,
     )
     metrics["gate"] = decision.as_dict()
+    # What the candidate gave for what it got, for staff to weigh (/models/).
+    metrics["trade"] = trade_evidence(
+        model=model,
+        validation_x=images["validation_x"],
+        y_validation=labels["y_validation"],
+        candidate_validation=candidate.validation.argmax(axis=1),
+        parent_validation=parent_judgement.validation.argmax(axis=1),
+        heldout_x=images["heldout_x"],
+        y_heldout=labels["y_heldout"],
+        heldout_ids=drawings.heldout.ids,
+        candidate_heldout=candidate.heldout,
+        parent_heldout=parent_judgement.heldout,
+    )
     metrics["parent_metrics"] = {k: v for k, v in parent_metrics.items() if not k.endswith("_confusion")}
 
     litert = litert_for_registration(model, images=images["test_x"])

@@ -3,18 +3,21 @@ much is new since the last run, and the runs themselves."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 from django.conf import settings
 from django.db.models import Max, Min, Q, QuerySet
 
 from digits.models import Sample
 from digits.selectors import DECIDED_BY_PERSON, DrawingArrays, samples_arrays, trainable_samples
 
-from .models import TrainingRun
+from .models import TradeDecision, TrainingRun
 
 HELDOUT_BUCKETS = 10_000
 
@@ -240,3 +243,28 @@ def baseline_run_latest() -> TrainingRun | None:
     """The last baseline run, in the worker or from the command: what the
     drawing page shows while there is no model yet."""
     return TrainingRun.objects.filter(kind=TrainingRun.Kind.BASELINE).first()
+
+
+def trade_decisions_list(*, limit: int = 50) -> QuerySet[TradeDecision]:
+    return TradeDecision.objects.select_related("version")[:limit]
+
+
+@functools.lru_cache(maxsize=1)
+def _validation_x() -> np.ndarray:
+    """The MNIST validation images, read once a process (4 MB): a staff page
+    shows a few of them by index, and the split is the same in every process."""
+    from .datasets import load_mnist, validation_split
+
+    return validation_split(load_mnist()).x_validation
+
+
+def validation_images_get(*, indices: Iterable[int]) -> dict[int, bytes]:
+    """28x28 uint8 pixels of MNIST validation images by index; empty when
+    MNIST is not on this host (the page says so)."""
+    from .datasets import MnistError
+
+    try:
+        x = _validation_x()
+    except MnistError:
+        return {}
+    return {int(i): x[int(i)].tobytes() for i in indices if 0 <= int(i) < len(x)}

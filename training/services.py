@@ -23,7 +23,7 @@ from .fine_tune import FineTuneConfig
 from .fitting import EpochCallback
 from .litert import ExportRefused, LiteRTArtifact, litert_for_registration
 from .locks import single_flight
-from .models import TrainingRun
+from .models import TradeDecision, TrainingRun
 from .pipeline import Candidate, fine_tune_candidate
 from .selectors import (
     baseline_startup_in_flight,
@@ -46,6 +46,10 @@ WORKER_LOST = "The worker running it stopped (killed, or its host lost) before i
 
 class LockBusy(RuntimeError):
     """The retraining lock is held by someone else for a moment."""
+
+
+class TradeError(ValueError):
+    """A trade decision that cannot be recorded; the message says why."""
 
 
 @dataclass
@@ -399,3 +403,35 @@ def _fine_tune_outcome_record(run: TrainingRun, parent: ModelVersion, candidate:
             data_summary=candidate.data_summary,
             data_until=data_until,
         )
+
+
+# --- a trade, decided by staff ------------------------------------------------
+
+
+def version_trade_decide(*, version: ModelVersion, decision: str, by: str, reason: str) -> TradeDecision:
+    """Record staff's answer to a trade the gate refused (a candidate that
+    gained held-out drawings and lost validation images of a digit).
+
+    Accepting promotes the candidate through the registry, only while the
+    parent it was measured against is still the one served; refusing keeps it
+    refused.  Nothing is stored when it cannot be done (TradeError)."""
+    reason = reason.strip()
+    if decision not in TradeDecision.Decision.values:
+        raise TradeError(f"Decide 'accepted' or 'refused', not {decision!r}.")
+    if not reason:
+        raise TradeError("Give the reason: it is recorded with the decision.")
+    with transaction.atomic():
+        target = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if target.status != ModelVersion.Status.REJECTED or not (target.metrics or {}).get("trade"):
+            raise TradeError(f"{target} has no trade waiting: it is {target.get_status_display().lower()}.")
+        if TradeDecision.objects.filter(version=target).exists():
+            raise TradeError(f"The trade of {target} was already decided.")
+        if decision == TradeDecision.Decision.ACCEPTED:
+            note = f"trade accepted by {by}: {reason}"
+            target = model_version_activate(version=target, by=by, reason=note, expected_current=target.parent)
+            if target.status != ModelVersion.Status.ACTIVE:
+                # It was judged against its parent; against another served version it was not.
+                raise TradeError(f"{target} was judged against {target.parent}, which is no longer served.")
+        made = TradeDecision.objects.create(version=target, decision=decision, by=by[:150], reason=reason)
+    log.info("Trade of %s %s by %s: %s", target, decision, by, reason)
+    return made

@@ -294,7 +294,11 @@ FINE_TUNE_MAX_HELDOUT = env.int("FINE_TUNE_MAX_HELDOUT", default=5000)
 FINE_TUNE_TEST_LIMIT = env.int("FINE_TUNE_TEST_LIMIT", default=0)  # 0: the whole MNIST test set
 # How far below the best MNIST validation accuracy of its lineage a candidate may be (0.15 points).
 GATE_LINEAGE_TOLERANCE = env_float("GATE_LINEAGE_TOLERANCE", default=0.0015)
-for _name in ("RETRAIN_HELDOUT_SHARE", "FINE_TUNE_COLLECTED_SHARE"):
+# How far below its parent's accuracy on one digit of MNIST validation a
+# candidate may be (0.5 point, about 3 of 500 images), beside the per-digit
+# McNemar test (training/gate.py).
+GATE_PER_CLASS_FLOOR = env_float("GATE_PER_CLASS_FLOOR", default=0.005)
+for _name in ("RETRAIN_HELDOUT_SHARE", "FINE_TUNE_COLLECTED_SHARE", "GATE_PER_CLASS_FLOOR"):
     if not 0 <= globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 0 and below 1")
 for _name in (

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from training.views import models_page
+from training.views import misread_page, models_page, trade_decide
 
 from .api import api
 from .metrics import metrics_view
@@ -17,5 +17,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("review/", include("digits.review.urls")),
     path("models/", models_page, name="models-page"),
+    path("models/v<int:number>/misread/<int:digit>/", misread_page, name="misread-page"),
+    path("models/v<int:number>/trade/", trade_decide, name="trade-decide"),
     path("", include("digits.urls")),
 ]

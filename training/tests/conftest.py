@@ -11,6 +11,8 @@ import pytest
 from django.utils import timezone
 
 from digits.models import Sample
+from models.registry import model_version_reject
+from training.datasets import validation_split
 from training.models import TrainingRun
 
 from .processes import start_worker
@@ -132,3 +134,28 @@ def served_version(shared_storage, register_version):
     from models.registry import model_version_activate
 
     return model_version_activate(version=register_version(), by="test fixture")
+
+
+@pytest.fixture
+def traded(active_version, register_version, make_drawings, mnist):
+    """v2, refused for its 7s: it misreads six validation 7s its parent read
+    (four as 1, two as 9), and reads 20 held-out drawings its parent did not."""
+    sevens = np.flatnonzero(validation_split(mnist).y_validation == 7)[:6].tolist()
+    ids = [d.id for d in make_drawings(mnist.x_test[:20], mnist.y_test[:20])]
+    misread = [
+        {"index": i, "true": 7, "predicted": 1 if k < 4 else 9, "neighbours": ids[k : k + 3], "similarity": [0.9] * 3}
+        for k, i in enumerate(sevens)
+    ]
+    per_digit = {
+        "check": "MNIST validation, 7s",
+        "digit": 7,
+        "passed": False,
+        "candidate": 0.988,
+        "active": 1.0,
+        "lost": sevens,
+        "detail": "6 lost, 0 gained of 500; McNemar p = 0.156 after Holm; more than 0.5 point below the parent",
+    }
+    gate = {"passed": False, "checks": [{"check": "MNIST validation (paired)", "passed": True}, per_digit]}
+    trade = {"layer": "dropout", "gained": ids, "misread": misread}
+    version = register_version(parent=active_version, metrics={"mnist_accuracy": 0.97, "gate": gate, "trade": trade})
+    return model_version_reject(version=version, reason="Gate failed: MNIST validation, 7s: 98.80% vs 100.00%")
