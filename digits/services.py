@@ -367,9 +367,14 @@ def triage_soon() -> None:
     from celery import current_app
     from django.core.cache import cache
 
-    if cache.add(TRIAGE_SOON_KEY, 1, timeout=TRIAGE_SOON_TTL):
-        # By name: the task module calls these services, not the other way round.
-        current_app.send_task(TRIAGE_TASK, countdown=TRIAGE_SOON_SECONDS)
+    try:
+        if cache.add(TRIAGE_SOON_KEY, 1, timeout=TRIAGE_SOON_TTL):
+            # By name: the task module calls these services, not the other way round.
+            current_app.send_task(TRIAGE_TASK, countdown=TRIAGE_SOON_SECONDS)
+    except Exception as exc:
+        # Redis is down: the drawing is stored all the same and stays untriaged;
+        # the next task (the next drawing's, or a starting worker's) takes it.
+        log.warning("Triage not requested (cache or broker unavailable: %s)", exc)
 
 
 @dataclass(frozen=True)
