@@ -389,6 +389,24 @@ class TriageOutcome:
     audit: bool = False
 
 
+def _status_move(sample: Sample, status: Sample.Status, *, counts: Deltas, reviewer, action, reviewed_at):
+    """Move ``sample`` (label kept) to ``status``, its tallies in ``counts``;
+    returns the audit row, unsaved, for a bulk_create."""
+    was = sample.status
+    counts.sample(sample, -1)
+    sample.status, sample.reviewed_at = status, reviewed_at
+    counts.sample(sample)
+    return SampleReview(
+        sample=sample,
+        reviewer=reviewer,
+        action=action,
+        from_status=was,
+        to_status=status,
+        from_label=sample.label,
+        to_label=sample.label,
+    )
+
+
 def triage_outcomes_apply(*, outcomes: list[TriageOutcome]) -> int:
     """Record triage outcomes; auto-approve those that say so, each logged as
     a decision with no reviewer (so it can be audited and taken back).  Only
@@ -411,18 +429,10 @@ def triage_outcomes_apply(*, outcomes: list[TriageOutcome]) -> int:
             sample.label_quality, sample.label_probability = outcome.label_quality, outcome.label_probability
             sample.support, sample.trust_at_triage, sample.audit = outcome.support, outcome.trust, outcome.audit
             if outcome.triage == Sample.Triage.AUTO_APPROVED:
-                counts.sample(sample, -1)
-                sample.status, sample.reviewed_at = Sample.Status.APPROVED, now
-                counts.sample(sample)
+                action = SampleReview.Action.AUTO_APPROVE
                 reviews.append(
-                    SampleReview(
-                        sample=sample,
-                        reviewer=None,
-                        action=SampleReview.Action.AUTO_APPROVE,
-                        from_status=Sample.Status.PENDING,
-                        to_status=Sample.Status.APPROVED,
-                        from_label=sample.label,
-                        to_label=sample.label,
+                    _status_move(
+                        sample, Sample.Status.APPROVED, counts=counts, reviewer=None, action=action, reviewed_at=now
                     )
                 )
         fields = ["triage", "triage_reason", "triaged_at", "label_quality", "label_probability", "support"]
@@ -497,18 +507,10 @@ def contributors_quarantine(*, client_ids: list[str], by: AbstractBaseUser) -> i
         counts, reviews = Deltas(), []
         for sample in rows:
             if sample.status == Sample.Status.APPROVED:
-                counts.sample(sample, -1)
-                sample.status, sample.reviewed_at = Sample.Status.PENDING, None
-                counts.sample(sample)
+                action = SampleReview.Action.QUARANTINE
                 reviews.append(
-                    SampleReview(
-                        sample=sample,
-                        reviewer=by,
-                        action=SampleReview.Action.QUARANTINE,
-                        from_status=Sample.Status.APPROVED,
-                        to_status=Sample.Status.PENDING,
-                        from_label=sample.label,
-                        to_label=sample.label,
+                    _status_move(
+                        sample, Sample.Status.PENDING, counts=counts, reviewer=by, action=action, reviewed_at=None
                     )
                 )
             sample.triage, sample.triage_reason, sample.triaged_at = Sample.Triage.QUARANTINED, reason, now
@@ -534,22 +536,12 @@ def samples_auto_approval_undo(*, samples: QuerySet[Sample], by: AbstractBaseUse
         )
         counts, reviews = Deltas(), []
         for sample in rows:
-            counts.sample(sample, -1)
-            sample.status, sample.reviewed_at, sample.triaged_at = Sample.Status.PENDING, None, now
-            sample.triage = Sample.Triage.NEEDS_PERSON
-            sample.triage_reason = f"auto-approval undone by {by.get_username()}; {sample.triage_reason}"[:200]
-            counts.sample(sample)
+            action = SampleReview.Action.UNDO
             reviews.append(
-                SampleReview(
-                    sample=sample,
-                    reviewer=by,
-                    action=SampleReview.Action.UNDO,
-                    from_status=Sample.Status.APPROVED,
-                    to_status=Sample.Status.PENDING,
-                    from_label=sample.label,
-                    to_label=sample.label,
-                )
+                _status_move(sample, Sample.Status.PENDING, counts=counts, reviewer=by, action=action, reviewed_at=None)
             )
+            sample.triage, sample.triaged_at = Sample.Triage.NEEDS_PERSON, now
+            sample.triage_reason = f"auto-approval undone by {by.get_username()}; {sample.triage_reason}"[:200]
         fields = ["status", "reviewed_at", "triage", "triage_reason", "triaged_at"]
         Sample.objects.bulk_update(rows, fields)
         tallies_apply(counts)

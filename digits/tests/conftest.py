@@ -14,9 +14,22 @@ import pytest
 from django.core.files.base import ContentFile
 from PIL import Image
 
-from digits.models import Sample
+from digits.models import Sample, SampleDayTally, SampleTally
 from digits.tallies import tallies_rebuild
 from tests.drawings import data_url, seven_png
+
+
+def tallies() -> tuple[dict, dict]:
+    """The kept counts, as {(status, label, predicted): n} and {(day, status): n}."""
+    keys = {(t.status, t.label, t.predicted): t.n for t in SampleTally.objects.all() if t.n}
+    days = {(t.day, t.status): t.n for t in SampleDayTally.objects.all() if t.n}
+    return keys, days
+
+
+def recounted() -> tuple[dict, dict]:
+    """The counts as a recount of the drawings gives them."""
+    tallies_rebuild()
+    return tallies()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from digits.models import Sample, SampleDayTally, SampleTally
+from digits.models import Sample, SampleTally
 from digits.review.selectors import review_queue, review_queue_counts
 from digits.services import (
     review_undo,
@@ -17,20 +17,8 @@ from digits.services import (
     sample_relabel,
     samples_review_bulk,
 )
-from digits.tallies import tallies_rebuild
 
-from .conftest import digit_pixels, png_bytes
-
-
-def tallies() -> tuple[dict, dict]:
-    keys = {(t.status, t.label, t.predicted): t.n for t in SampleTally.objects.all() if t.n}
-    days = {(t.day, t.status): t.n for t in SampleDayTally.objects.all() if t.n}
-    return keys, days
-
-
-def recounted() -> tuple[dict, dict]:
-    tallies_rebuild()
-    return tallies()
+from .conftest import digit_pixels, png_bytes, recounted, tallies
 
 
 def test_storing_a_drawing_counts_it_with_its_prediction(active_version):

@@ -12,7 +12,7 @@ from digits.services import contributors_trust_refresh, sample_create
 from digits.triage import triage_batch
 from digits.triage_policy import DecidedSignals, clopper_pearson_upper, triage_policy_choose
 
-from .conftest import png_bytes
+from .conftest import png_bytes, recounted, tallies
 
 
 def test_the_clopper_pearson_bound_matches_known_values():
@@ -91,6 +91,7 @@ def test_quarantining_a_contributor_holds_their_drawings_out_of_training(
     triage_batch()
     auto = set(Sample.objects.filter(id__in=ids, triage=Sample.Triage.AUTO_APPROVED).values_list("id", flat=True))
     assert auto and set(ids) & set(trainable_samples().values_list("id", flat=True)) == set(ids)
+    assert tallies() == recounted()  # the auto-approvals moved the counts
     client.force_login(reviewer)
     contributor = Contributor.objects.get(client_id="trusted")
     changelist = reverse("admin:digits_contributor_changelist")
@@ -104,6 +105,7 @@ def test_quarantining_a_contributor_holds_their_drawings_out_of_training(
     assert not set(ids) & set(trainable_samples().values_list("id", flat=True))
     took_back = SampleReview.objects.filter(action=SampleReview.Action.QUARANTINE, sample_id__in=auto)
     assert took_back.count() == len(auto) and {r.reviewer for r in took_back} == {reviewer}
+    assert tallies() == recounted()
     # What people approved of theirs before stays: a person vouched for it.
     assert (
         Sample.objects.filter(client_id="trusted", status=Sample.Status.APPROVED, triage="needs_person").count() == 10
@@ -174,3 +176,4 @@ def test_an_auto_approval_is_undone_from_the_admin(decided_and_trusted, mnist, s
     assert back.first().triage_reason.startswith("auto-approval undone by rita")
     undo = SampleReview.objects.filter(sample__in=back, action=SampleReview.Action.UNDO, reviewer=reviewer)
     assert undo.count() == len(auto)
+    assert tallies() == recounted()
