@@ -19,12 +19,15 @@ chosen on without touching the reported ones: fresh drawings of another seed
         [--variant NAME=key=value,key=value ...]
 
 Without ``--artifact`` it starts from the active version of the registry the
-environment points at.  Variants are FineTuneConfig fields, and two of this
+environment points at.  Variants are FineTuneConfig fields, and four of this
 benchmark's own: ``nearest=N`` rehearses the N MNIST training images nearest
 the training drawings in the parent's embedding (the layer before the
 output; chosen by the drawings, never by a judging set) in place of N of the
 random ones (with ``conflicting=1``, nearest drawings of another digit
-only: the images a new style would pull across the boundary).  By default
+only: the images a new style would pull across the boundary); ``repeat=N``
+repeats the drawings N times in place of ``collected_share``;
+``augment=0`` leaves the drawings as drawn, ``augment=2`` augments the
+MNIST rehearsal images the same way too.  By default
 the pipeline's recipe and full rehearsal (all MNIST train, one epoch at
 1e-3).  Each candidate is put to the gate, per-digit guard included; the
 worst digit of MNIST test and of validation is reported beside it.  About
@@ -59,15 +62,15 @@ def parse_variant(text: str) -> tuple[str, dict]:
     overrides = {}
     for item in filter(None, spec.split(",")):
         key, _, value = item.partition("=")
-        if key not in known or key in ("augment", "focus_digits", "seed"):
+        if key not in known or key in ("focus_digits", "seed"):
             sys.exit(f"{key!r} is not a fine-tuning setting this benchmark can vary")
-        kind = BENCH_OPTIONS.get(key) or type(getattr(FineTuneConfig(), key))
+        kind = BENCH_OPTIONS[key] if key in BENCH_OPTIONS else type(getattr(FineTuneConfig(), key))
         overrides[key] = kind(float(value))
     return name, overrides
 
 
 # This benchmark's own variant keys, not FineTuneConfig fields.
-BENCH_OPTIONS = {"nearest": int, "conflicting": int}
+BENCH_OPTIONS = {"nearest": int, "conflicting": int, "repeat": int, "augment": int}
 
 
 def nearest_mnist(
@@ -111,6 +114,18 @@ def with_nearest(data, *, mnist_x: np.ndarray, mnist_y: np.ndarray, picked: np.n
         summary,
         np.concatenate([np.zeros(len(picked), bool), data.is_drawing]),
     )
+
+
+def drawings_repeated(data, repeat: int):
+    """``data`` (built with ``collected_share=0``: each drawing once, at
+    the end) with its drawings repeated ``repeat`` times."""
+    from training.fine_tune import TrainingSet
+
+    drawing = data.is_drawing
+    x = np.concatenate([data.x[~drawing], np.repeat(data.x[drawing], repeat, axis=0)])
+    y = np.concatenate([data.y[~drawing], np.repeat(data.y[drawing], repeat, axis=0)]).astype(np.uint8)
+    is_drawing = np.concatenate([np.zeros((~drawing).sum(), bool), np.ones(drawing.sum() * repeat, bool)])
+    return TrainingSet(x, y, {**data.summary, "collected_repeat": repeat, "training_images": len(y)}, is_drawing)
 
 
 def experiment_drawings() -> dict:
@@ -228,6 +243,8 @@ def main() -> None:
         for seed in seeds:
             config = FineTuneConfig(seed=seed, **overrides)
             rest = dict(rehearsal=max(0, config.rehearsal - len(picked))) if len(picked) else {}
+            if options.get("repeat"):
+                rest["collected_share"] = 0.0
             data = build_training_set(
                 mnist_x=split.x_train,
                 mnist_y=split.y_train,
@@ -235,6 +252,10 @@ def main() -> None:
                 drawings_y=drawings["train"][1],
                 config=FineTuneConfig(seed=seed, **{**overrides, **rest}),
             )
+            if options.get("repeat"):
+                data = drawings_repeated(data, options["repeat"])
+            if options.get("augment", 1) != 1:
+                data.is_drawing = np.full_like(data.is_drawing, options["augment"] == 2)
             if len(picked):
                 data = with_nearest(data, mnist_x=split.x_train, mnist_y=split.y_train, picked=picked)
             started = time.perf_counter()

@@ -128,15 +128,9 @@ class Predictor:
             x = model_input(x)
         if x.dtype != np.float32 or x.shape[1:] != (28, 28, 1):
             raise ValueError(f"expected uint8 (N, 28, 28) or float32 (N, 28, 28, 1), got {x.dtype} {x.shape}")
-        runner = self._runner(BATCH_CHUNK)
         out = np.empty((len(x), 10), np.float32)
-        chunk = np.zeros((BATCH_CHUNK, 28, 28, 1), np.float32)
-        for start in range(0, len(x), BATCH_CHUNK):
-            part = x[start : start + BATCH_CHUNK]
-            chunk[: len(part)] = part
-            chunk[len(part) :] = 0
-            runner.run(chunk)
-            out[start : start + len(part)] = runner.get(runner.probabilities_index)[: len(part)]
+        for start, n, runner in self._chunks_run(x):
+            out[start : start + n] = runner.get(runner.probabilities_index)[:n]
         return out
 
     def predict_batch_features(self, x: np.ndarray, *, layer: str) -> tuple[np.ndarray, np.ndarray]:
@@ -147,21 +141,27 @@ class Predictor:
         if layer not in self.layer_names:
             raise ValueError(f"{layer!r} is not a visible layer ({self.layer_names})")
         x = model_input(np.asarray(x, np.uint8))
-        runner = self._runner(BATCH_CHUNK)
-        index = runner.output_index[layer]
         probabilities, features = np.empty((len(x), 10), np.float32), None
+        for start, n, runner in self._chunks_run(x):
+            out = runner.get(runner.output_index[layer])[:n].reshape(n, -1)
+            if features is None:
+                features = np.empty((len(x), out.shape[1]), np.float32)
+            features[start : start + n] = out
+            probabilities[start : start + n] = runner.get(runner.probabilities_index)[:n]
+        return probabilities, features if features is not None else np.empty((0, 0), np.float32)
+
+    def _chunks_run(self, x: np.ndarray):
+        """Run model input ``x`` BATCH_CHUNK images an invoke through this
+        thread's batch interpreter, yielding (start, count, runner) after
+        each invoke, the last chunk padded with zeros."""
+        runner = self._runner(BATCH_CHUNK)
         chunk = np.zeros((BATCH_CHUNK, 28, 28, 1), np.float32)
         for start in range(0, len(x), BATCH_CHUNK):
             part = x[start : start + BATCH_CHUNK]
             chunk[: len(part)] = part
             chunk[len(part) :] = 0
             runner.run(chunk)
-            out = runner.get(index)[: len(part)].reshape(len(part), -1)
-            if features is None:
-                features = np.empty((len(x), out.shape[1]), np.float32)
-            features[start : start + len(part)] = out
-            probabilities[start : start + len(part)] = runner.get(runner.probabilities_index)[: len(part)]
-        return probabilities, features if features is not None else np.empty((0, 0), np.float32)
+            yield start, len(part), runner
 
     def warm_up(self) -> None:
         blank = np.zeros((28, 28), np.uint8)
