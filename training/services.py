@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -280,17 +282,36 @@ def baseline_run_request_if_empty() -> RunRequest:
     return RunRequest(current, f"The first model is already on its way ({what}).")
 
 
-def baseline_run_execute(*, run_id: int) -> TrainingRun | None:
-    """Claim a queued first-model run and train, register and activate it,
-    holding the retraining lock throughout (so the reaper can tell a run
-    whose worker died)."""
+@contextmanager
+def _run_claimed(run_id: int, what: str) -> Iterator[TrainingRun | None]:
+    """Hold the retraining lock (so the reaper can tell a run whose worker
+    died) and claim queued run ``run_id``: yields it, or None when it is not
+    queued any more.  What the block raises fails the run, logged, and goes
+    no further: an export refused is the whole story, anything else keeps
+    its traceback."""
     with single_flight() as held:
         if not held:
+            # Only a reaper holds it briefly; the broker delivers again.
             raise LockBusy(f"run {run_id}: the retraining lock is held")
         if not training_run_claim(run_id=run_id):
             log.info("Run %s is not queued any more; nothing to do", run_id)
+            yield None
+            return
+        try:
+            yield TrainingRun.objects.get(pk=run_id)
+        except ExportRefused as exc:
+            log.error("%s, run %s: %s", what, run_id, exc)
+            training_run_fail(run_id=run_id, error=str(exc))
+        except Exception:
+            log.exception("%s, run %s, failed", what, run_id)
+            training_run_fail(run_id=run_id, error=traceback.format_exc())
+
+
+def baseline_run_execute(*, run_id: int) -> TrainingRun | None:
+    """Claim a queued first-model run and train, register and activate it."""
+    with _run_claimed(run_id, "First model") as run:
+        if run is None:
             return None
-        run = TrainingRun.objects.get(pk=run_id)
         config = TrainConfig(**run.params)
         TrainingRun.objects.filter(pk=run_id).update(params=config.as_dict())
 
@@ -304,14 +325,7 @@ def baseline_run_execute(*, run_id: int) -> TrainingRun | None:
                 logs.get("val_accuracy", 0.0),
             )
 
-        try:
-            _baseline(run, config, on_epoch=report, verbose=0, activate_if_none=True)
-        except ExportRefused as exc:
-            log.error("First model, run %s: %s", run_id, exc)
-            training_run_fail(run_id=run_id, error=str(exc))
-        except Exception:
-            log.exception("First model, run %s, failed", run_id)
-            training_run_fail(run_id=run_id, error=traceback.format_exc())
+        _baseline(run, config, on_epoch=report, verbose=0, activate_if_none=True)
     return TrainingRun.objects.get(pk=run_id)
 
 
@@ -325,21 +339,10 @@ def fine_tune_run_execute(*, run_id: int) -> TrainingRun | None:
     activation, the run's outcome) is one transaction, so a worker killed at
     any point leaves no half-registered version, only a RUNNING run that the
     next trigger or worker start marks failed."""
-    with single_flight() as held:
-        if not held:
-            # Only a reaper holds it briefly; the broker delivers again.
-            raise LockBusy(f"run {run_id}: the retraining lock is held")
-        if not training_run_claim(run_id=run_id):
-            log.info("Run %s is not queued any more; nothing to do", run_id)
+    with _run_claimed(run_id, "Fine-tuning") as run:
+        if run is None:
             return None
-        try:
-            _fine_tune(TrainingRun.objects.get(pk=run_id))
-        except ExportRefused as exc:  # nothing registered; the reason is the whole story
-            log.error("Fine-tuning run %s: %s", run_id, exc)
-            training_run_fail(run_id=run_id, error=str(exc))
-        except Exception:
-            log.exception("Fine-tuning run %s failed", run_id)
-            training_run_fail(run_id=run_id, error=traceback.format_exc())
+        _fine_tune(run)
     return TrainingRun.objects.get(pk=run_id)
 
 

@@ -34,3 +34,23 @@ def test_the_lock_is_exclusive_across_processes_and_dies_with_its_holder(tmp_pat
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claimed_run_that_raises_fails_with_its_traceback_and_is_not_claimed_twice():
+    from training.models import TrainingRun
+    from training.services import baseline_run_execute
+
+    run = TrainingRun.objects.create(
+        kind=TrainingRun.Kind.BASELINE,
+        trigger=TrainingRun.Trigger.STARTUP,
+        requested_by="test",
+        epochs=1,
+        params={"no_such_setting": 1},  # TrainConfig refuses it: a real error inside the claimed block
+    )
+    done = baseline_run_execute(run_id=run.pk)
+    assert done.status == TrainingRun.Status.FAILED
+    assert "Traceback" in done.error and "no_such_setting" in done.error
+    assert baseline_run_execute(run_id=run.pk) is None  # a second delivery finds it claimed
+    with single_flight() as held:
+        assert held  # the lock went with the failure
