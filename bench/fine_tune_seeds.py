@@ -19,7 +19,7 @@ chosen on without touching the reported ones: fresh drawings of another seed
         [--variant NAME=key=value,key=value ...]
 
 Without ``--artifact`` it starts from the active version of the registry the
-environment points at.  Variants are FineTuneConfig fields, and four of this
+environment points at.  Variants are FineTuneConfig fields, and options of this
 benchmark's own: ``nearest=N`` rehearses the N MNIST training images nearest
 the training drawings in the parent's embedding (the layer before the
 output; chosen by the drawings, never by a judging set) in place of N of the
@@ -27,7 +27,8 @@ random ones (with ``conflicting=1``, nearest drawings of another digit
 only: the images a new style would pull across the boundary); ``repeat=N``
 repeats the drawings N times in place of ``collected_share``;
 ``augment=0`` leaves the drawings as drawn, ``augment=2`` augments the
-MNIST rehearsal images the same way too.  By default
+MNIST rehearsal images the same way too; ``thickness=`` and
+``elastic_alpha=`` set the drawings' augmentation's strength.  By default
 the pipeline's recipe and full rehearsal (all MNIST train, one epoch at
 1e-3).  Each candidate is put to the gate, per-digit guard included; the
 worst digit of MNIST test and of validation is reported beside it.  About
@@ -43,7 +44,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import _django  # bench/_django.py
@@ -70,7 +71,14 @@ def parse_variant(text: str) -> tuple[str, dict]:
 
 
 # This benchmark's own variant keys, not FineTuneConfig fields.
-BENCH_OPTIONS = {"nearest": int, "conflicting": int, "repeat": int, "augment": int}
+BENCH_OPTIONS = {
+    "nearest": int,
+    "conflicting": int,
+    "repeat": int,
+    "augment": int,
+    "thickness": float,
+    "elastic_alpha": float,
+}
 
 
 def nearest_mnist(
@@ -227,6 +235,9 @@ def main() -> None:
     for name, options in variants:
         rows = []
         overrides = {k: v for k, v in options.items() if k not in BENCH_OPTIONS}
+        strength = {k: options[k] for k in ("thickness", "elastic_alpha") if k in options}
+        if strength:
+            overrides["augment"] = replace(FineTuneConfig().augment, **strength)
         picked = np.zeros(0, np.int64)
         if options.get("nearest"):
             picked = nearest_mnist(
