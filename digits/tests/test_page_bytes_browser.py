@@ -113,3 +113,30 @@ def test_the_grey_png_the_page_sends_reads_as_the_canvas_png(transactional_db, a
     assert answers["greyAnswer"]["probabilities"] == answers["rgbaAnswer"]["probabilities"]
     assert answers["greyAnswer"]["digit"] == 7
     assert answers["grey"] < answers["rgba"] / 2
+
+
+def test_a_stroke_asks_at_most_once_every_live_gap_however_fast_the_answers(
+    transactional_db, active_version, live_server, page
+):
+    sent_at = """() => performance.getEntriesByType('resource')
+      .filter((e) => e.name.endsWith('/api/digits/predict')).map((e) => e.startTime)"""
+    page.goto(live_server.url + "/")
+    page.wait_for_selector("#architecture svg")
+    box = page.locator("#pad").bounding_box()
+    page.mouse.move(box["x"] + 0.2 * box["width"], box["y"] + 0.2 * box["height"])
+    page.mouse.down()
+    for step in range(130):  # a pointer move every ~15 ms for about two seconds
+        x, y = 0.2 + 0.6 * (step % 40) / 40, 0.2 + 0.3 * ((step // 40) % 2)
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
+        page.wait_for_timeout(15)
+    live = page.evaluate(sent_at)  # in the page's clock, ms
+    up = page.evaluate("performance.now()")
+    page.mouse.up()
+    ended = f"() => ({sent_at})().filter((t) => t > {up})"
+    page.wait_for_function(f"({ended})().length > 0")
+    gaps = [b - a for a, b in zip(live, live[1:], strict=False)]
+    # Answers from this server come in a few ms; without the gap the page asks every ~90 ms.
+    assert len(live) >= 8, live
+    # LIVE_GAP_MS = 200 from one set-off to the next; the fetch starts after the PNG's encoding (a few ms)
+    assert min(gaps) >= 180, [round(g) for g in gaps]
+    assert page.evaluate(ended)[0] - up < 100  # the stroke's end is asked for at once, gap or not

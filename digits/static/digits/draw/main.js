@@ -13,6 +13,11 @@ import { Pad } from "./pad.js";
 import { createBars, renderBars, renderInput, renderVerdict, shownProbabilities } from "./result.js";
 
 const DEBOUNCE_MS = 90;
+// While a stroke is drawn, at most one prediction every LIVE_GAP_MS (from
+// one send to the next), however fast the answers come: the bytes a drawing
+// costs stay bounded on a fast server too (bench/README.md, 2026-12-04).
+// A stroke's end is asked for at once.
+const LIVE_GAP_MS = 200;
 const $ = (id) => document.getElementById(id);
 const urls = $("lab").dataset; // predictUrl, samplesUrl, promptUrl, modelUrl
 const focusDigits = JSON.parse($("focus-digits").textContent);
@@ -25,6 +30,7 @@ const state = {
   last: null, // {image, digit, revision}
   revision: 0, // bumped at every change of the drawing
   notBefore: 0, // no prediction is sent before this time (Retry-After)
+  sentAt: 0, // when the last prediction set off (Date.now())
   failures: 0, // network errors in a row, for the back-off
   mode: "free",
   promptDigit: null,
@@ -39,7 +45,7 @@ const pad = new Pad($("pad"), {
   },
   onMove: () => {
     drawingChanged();
-    if (state.timer === null) predictSoon(DEBOUNCE_MS);
+    if (state.timer === null) predictSoon(Math.max(DEBOUNCE_MS, liveGapLeft()));
   },
   onEnd: () => predictSoon(0),
 });
@@ -80,6 +86,10 @@ function predictSoon(delay) {
   }, delay);
 }
 
+function liveGapLeft() {
+  return state.sentAt + LIVE_GAP_MS - Date.now();
+}
+
 // The answer on screen is for the drawing as it is now, or it is marked
 // pending (dimmed, labelling disabled) until that answer arrives.
 function drawingChanged() {
@@ -108,7 +118,9 @@ async function predict() {
     state.again = true; // one request at a time; the latest drawing goes next
     return;
   }
+  if (pad.drawing && liveGapLeft() > 0) return predictSoon(liveGapLeft()); // a timer set before the last send
   state.inFlight = true;
+  state.sentAt = Date.now();
   const seq = ++state.seq;
   const revision = state.revision;
   // While a stroke is drawn only the probabilities: a few hundred bytes an
@@ -135,7 +147,7 @@ async function predict() {
     state.inFlight = false;
     if (state.again) {
       state.again = false;
-      predictSoon(0);
+      predictSoon(pad.drawing ? liveGapLeft() : 0);
     } else layers.askStale(); // the maps on screen, now that the answer is
   }
 }
