@@ -155,6 +155,8 @@ def stack_up() -> None:
         compose("up", "-d", "--scale", f"web={REPLICAS}", timeout=3600)
         wait_for_proxy()
     expect(len(web_hosts()) == REPLICAS, f"web replicas: {web_hosts()}")
+    with step("a new process in a web container finds the database by name"):
+        wait_for_names()
     manage(
         "shell",
         "-c",
@@ -163,6 +165,30 @@ def stack_up() -> None:
         "rita.groups.add(Group.objects.get(name='Reviewers'))\n"
         f"User.objects.create_superuser('olga', 'olga@example.org', '{PASSWORD}')\n",
     )
+
+
+def wait_for_names() -> None:
+    """Right after `up`, a new process in a web container has been seen to
+    fail to resolve `db` for a while ("Temporary failure in name
+    resolution", podman's aardvark-dns 1.4) although the replicas were
+    healthy; retry until it resolves, in at most 60 s, and say how long."""
+    probe = "import socket; socket.getaddrinfo('db', 5432); socket.getaddrinfo('redis', 6379)"
+    started, tries = time.monotonic(), 0
+    while True:
+        tries += 1
+        result = subprocess.run(
+            ["docker-compose", "exec", "-T", "web", "python", "-c", probe],
+            cwd=ROOT,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if result.returncode == 0:
+            FIGURES["name lookups before db and redis resolved"] = tries
+            return
+        expect(time.monotonic() - started < 60, f"web never resolved db and redis: {result.stderr[-1000:]}")
+        time.sleep(1)
 
 
 def wait_for_proxy() -> None:
